@@ -1,0 +1,15 @@
+"""Settings for the test suite: production settings, with the secrets and HTTPS redirect that tests cannot have."""
+
+import os
+
+os.environ.setdefault("SECRET_KEY", "botyard-test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJ")
+os.environ.setdefault("FIELD_ENCRYPTION_KEY", "dGVzdC1maWVsZC1lbmNyeXB0aW9uLWtleS0zMi1ieXQ=")
+os.environ.setdefault("SECURE_SSL_REDIRECT", "false")
+
+from config.settings import *  # noqa: F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; hashing is Django's to test
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+STATIC_ROOT = None  # type: ignore[assignment]  # tests serve static files from the source folders, without collectstatic
+WHITENOISE_USE_FINDERS = True

@@ -1,0 +1,18 @@
+from rest_framework.viewsets import GenericViewSet
+
+from tenants.api.authentication import ApiClient
+from tenants.models import Tenant
+from tenants.scoping import TenantScopedQuerysetMixin
+
+
+class TenantScopedViewSet(TenantScopedQuerysetMixin, GenericViewSet):  # type: ignore[type-arg]
+    """Base of every tenant-owned API resource. The tenant comes from the API key, once per request.
+
+    Subclasses set `model` and, when they need joins or filters, override `tenant_queryset(tenant=...)`
+    (usually by calling a selector). Overriding `get_queryset` is refused at import time.
+    """
+
+    def get_tenant(self) -> Tenant:
+        client = self.request.user
+        assert isinstance(client, ApiClient), "authentication runs before any queryset is built"
+        return client.tenant

@@ -1,0 +1,26 @@
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from tenants.dashboard import TenantPageView
+from tenants.selectors import membership_list_for_user
+
+
+@login_required
+def tenant_chooser(request: HttpRequest) -> HttpResponse:
+    """`/`: straight to the user's tenant when there is one, a chooser when there are several."""
+    memberships = list(membership_list_for_user(user=request.user))  # type: ignore[arg-type]
+    if len(memberships) == 1:
+        return redirect("tenants:home", tenant_slug=memberships[0].tenant.slug)
+    return render(request, "tenants/chooser.html", {"memberships": memberships})
+
+
+class TenantHomeView(TenantPageView):
+    template_name = "tenants/home.html"
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context["api_docs_url"] = "/api/docs/"
+        return context
