@@ -1,0 +1,130 @@
+"""Fixtures shared by every app's tests: three tenants (the third must see nothing), API clients, a real worker."""
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from rest_framework.test import APIClient
+
+from config.celery import app as celery_app
+from tenants.models import Role, Tenant
+from tenants.tests.factories import ApiKeyFactory, MembershipFactory, TenantFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _celery_inline(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Unit tests run tasks inline; tests that use the real `celery_worker` fixture go through the broker."""
+    if "celery_worker" in request.fixturenames:
+        yield
+        return
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(name="Alice's Anglers", slug="alices-anglers")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return TenantFactory(name="Bob's Bakers", slug="bobs-bakers")
+
+
+@pytest.fixture
+def third_tenant(db):
+    return TenantFactory(name="Charlie's Chess", slug="charlies-chess")
+
+
+@pytest.fixture
+def api_client_for() -> Callable[[Tenant], APIClient]:
+    """An API client holding a fresh key of the given tenant (the key is on `client.api_key`)."""
+
+    def build(tenant):
+        api_key = ApiKeyFactory(tenant=tenant)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {api_key.raw_key}")
+        client.api_key = api_key
+        return client
+
+    return build
+
+
+@pytest.fixture
+def api(tenant: Tenant, api_client_for: Callable[[Tenant], APIClient]) -> APIClient:
+    return api_client_for(tenant)
+
+
+@pytest.fixture
+def owner_client(tenant, client):
+    """The Django test client, logged in as an owner of `tenant`."""
+    membership = MembershipFactory(tenant=tenant, user=UserFactory(email="alice@example.com"), role=Role.OWNER)
+    client.force_login(membership.user)
+    return client
+
+
+def _require_services() -> None:
+    if connection.vendor != "postgresql" or not settings.REDIS_URL:
+        pytest.skip("integration test: needs DATABASE_URL (PostgreSQL) and REDIS_URL")
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None) -> Iterator[str]:
+    """A real `celery worker` process on the test database and a queue of its own; yields the queue name."""
+    _require_services()
+    queue = f"test-{uuid.uuid4().hex[:10]}"
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.test_settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+    }
+    node = f"{queue}@localhost"
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue, "-n", node,
+         "--without-gossip", "--without-mingle", "--loglevel=WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    previous_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    try:
+        deadline = time.monotonic() + 30
+        while not celery_app.control.ping(destination=[node], timeout=0.5):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"celery worker did not start: {worker.stderr.read().decode()[-2000:]}")  # type: ignore[union-attr]
+        yield queue
+    finally:
+        celery_app.conf.task_default_queue = previous_queue
+        worker.terminate()
+        try:
+            worker.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., object]:
+    """Poll until `condition()` is truthy, with a deadline: tests never sleep a fixed time for work to happen."""
+
+    def poll(condition: Callable[[], object], *, timeout: float = 20, message: str = "condition") -> object:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            result = condition()
+            if result:
+                return result
+            time.sleep(0.05)
+        raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+
+    return poll

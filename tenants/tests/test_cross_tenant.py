@@ -1,0 +1,122 @@
+"""Every API route and dashboard page, walked as another tenant: their objects do not exist for you (404).
+
+Routes are discovered from the URL configuration, so a new endpoint or page joins this test by being registered.
+An API resource needs a factory for its model in its app's tests/factories.py; the test fails until it has one.
+"""
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.apps import apps
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils.html import escape
+from factory.django import DjangoModelFactory
+
+from tenants.models import Role
+from tenants.tests.factories import MembershipFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str  # with its namespace, for reverse()
+    prefix: str
+    kwargs: frozenset[str]
+    pattern: URLPattern
+
+    def __str__(self) -> str:
+        return f"{self.name}({', '.join(sorted(self.kwargs))})"
+
+    def url(self, **values: str) -> str:
+        return reverse(self.name, kwargs={name: values[name] for name in self.kwargs})
+
+    @property
+    def view_class(self) -> Any:
+        return getattr(self.pattern.callback, "cls", None) or getattr(self.pattern.callback, "view_class", None)
+
+
+def _walk(
+    entries: list[Any], namespace: str = "", prefix: str = "", kwargs: frozenset[str] = frozenset()
+) -> list[Route]:
+    routes = []
+    for entry in entries:
+        found = kwargs | set(entry.pattern.regex.groupindex)
+        if isinstance(entry, URLResolver):
+            inner = f"{namespace}{entry.namespace}:" if entry.namespace else namespace
+            routes += _walk(entry.url_patterns, inner, prefix + str(entry.pattern), found)
+        elif entry.name and "format" not in found:
+            routes.append(Route(f"{namespace}{entry.name}", prefix, found, entry))
+    return routes
+
+
+ROUTES = _walk(get_resolver().url_patterns)
+API_ROUTES = [route for route in ROUTES if route.prefix.startswith("api/v1/")]
+API_DETAIL_ROUTES = [route for route in API_ROUTES if "pk" in route.kwargs]
+API_LIST_ROUTES = [route for route in API_ROUTES if not route.kwargs]
+DASHBOARD_ROUTES = [route for route in ROUTES if "tenant_slug" in route.kwargs]
+
+
+def _factory_for(model: type) -> type[DjangoModelFactory]:
+    for app in apps.get_app_configs():
+        try:
+            module = importlib.import_module(f"{app.name}.tests.factories")
+        except ModuleNotFoundError:
+            continue
+        for candidate in vars(module).values():
+            is_factory = isinstance(candidate, type) and issubclass(candidate, DjangoModelFactory)
+            if is_factory and candidate._meta.model is model:
+                return candidate
+    app_label = model._meta.app_label  # type: ignore[attr-defined]
+    raise AssertionError(f"no factory for {model.__name__}: add one to {app_label}/tests/factories.py")
+
+
+def test_every_api_route_and_dashboard_page_is_walked():
+    assert API_DETAIL_ROUTES, "the walker found no API detail routes"
+    assert API_LIST_ROUTES, "the walker found no API list routes"
+    assert DASHBOARD_ROUTES, "the walker found no dashboard pages"
+
+
+@pytest.mark.parametrize("route", API_DETAIL_ROUTES, ids=str)
+def test_api_detail_routes_hide_other_tenants_objects(route, tenant, other_tenant, api_client_for):
+    theirs = _factory_for(route.view_class.model)(tenant=tenant)
+    url = route.url(pk=str(theirs.pk))
+    methods = list(route.pattern.callback.actions)
+
+    for method in methods:
+        response = getattr(api_client_for(other_tenant), method)(url, {}, format="json")
+        assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+        assert str(theirs.pk) not in response.content.decode()
+    # The same request from the owner's tenant does reach the object, so the 404 above is the tenant boundary.
+    control = getattr(api_client_for(tenant), "get" if "get" in methods else methods[0])(url, {}, format="json")
+    assert control.status_code != 404
+
+
+@pytest.mark.parametrize("route", API_LIST_ROUTES, ids=str)
+def test_api_lists_show_nothing_of_other_tenants(route, tenant, other_tenant, api_client_for):
+    theirs = _factory_for(route.view_class.model)(tenant=tenant)
+
+    response = api_client_for(other_tenant).get(route.url())
+
+    assert response.status_code == 200
+    assert str(theirs.pk) not in response.content.decode()
+    assert str(theirs.pk) in api_client_for(tenant).get(route.url()).content.decode()
+
+
+@pytest.mark.parametrize("route", DASHBOARD_ROUTES, ids=str)
+def test_dashboard_pages_of_another_tenant_do_not_exist(route, tenant, other_tenant, client):
+    values = {"tenant_slug": tenant.slug}
+    if "pk" in route.kwargs:
+        values["pk"] = str(_factory_for(route.view_class.model)(tenant=tenant).pk)
+    url = route.url(**values)
+    client.force_login(MembershipFactory(tenant=other_tenant, user=UserFactory(), role=Role.OWNER).user)
+
+    for method in ("get", "post"):
+        response = getattr(client, method)(url)
+        assert response.status_code == 404, f"{method.upper()} {url} answered {response.status_code}"
+        assert escape(tenant.name) not in response.content.decode()
+
+    client.force_login(MembershipFactory(tenant=tenant, user=UserFactory(), role=Role.OWNER).user)
+    assert client.get(url).status_code == 200
