@@ -1,5 +1,3 @@
-from typing import Any
-
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -19,8 +17,3 @@ def tenant_chooser(request: HttpRequest) -> HttpResponse:
 
 class TenantHomeView(TenantPageView):
     template_name = "tenants/home.html"
-
-    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
-        context = super().get_context_data(**kwargs)
-        context["api_docs_url"] = "/api/docs/"
-        return context
