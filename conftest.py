@@ -13,11 +13,18 @@ from django.conf import settings
 from django.db import connection
 from rest_framework.test import APIClient
 
+from bots.fake_groupme import FakeGroupMe
 from config.celery import app as celery_app
 from tenants.models import Role, Tenant
 from tenants.tests.factories import ApiKeyFactory, MembershipFactory, TenantFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parent
+
+
+@pytest.fixture(autouse=True)
+def _fast_reply_retries(settings) -> None:
+    settings.BOTS_REPLY_RETRY_BASE_SECONDS = 0.01
+    settings.BOTS_REPLY_RETRY_MAX_SECONDS = 0.05
 
 
 @pytest.fixture(autouse=True)
@@ -80,7 +87,15 @@ def _require_services() -> None:
 
 
 @pytest.fixture
-def celery_worker(transactional_db: None) -> Iterator[str]:
+def fake_groupme(settings) -> Iterator[FakeGroupMe]:
+    """The project's fake GroupMe on a free loopback port; GROUPME_API_URL points at it for this test."""
+    with FakeGroupMe() as fake:
+        settings.GROUPME_API_URL = fake.base_url
+        yield fake
+
+
+@pytest.fixture
+def celery_worker(transactional_db: None, fake_groupme: FakeGroupMe) -> Iterator[str]:
     """A real `celery worker` process on the test database and a queue of its own; yields the queue name."""
     _require_services()
     queue = f"test-{uuid.uuid4().hex[:10]}"
@@ -90,6 +105,9 @@ def celery_worker(transactional_db: None) -> Iterator[str]:
         "DJANGO_SETTINGS_MODULE": "config.test_settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}",
         "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "GROUPME_API_URL": fake_groupme.base_url,
+        "BOTS_REPLY_RETRY_BASE_SECONDS": "0.05",
+        "BOTS_REPLY_RETRY_MAX_SECONDS": "0.2",
     }
     node = f"{queue}@localhost"
     worker = subprocess.Popen(

@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -203,6 +204,7 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "EXCEPTION_HANDLER": "tenants.api.errors.json_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
@@ -217,6 +219,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
 }
+
+# --- Bots ---------------------------------------------------------------------------------------------------------
+
+# Replies to GroupMe: exponential backoff with jitter from BASE, capped at MAX, at most MAX_RETRIES retries.
+BOTS_REPLY_RETRY_BASE_SECONDS = env.float("BOTS_REPLY_RETRY_BASE_SECONDS", default=1.0)
+BOTS_REPLY_RETRY_MAX_SECONDS = env.float("BOTS_REPLY_RETRY_MAX_SECONDS", default=60.0)
+BOTS_REPLY_MAX_RETRIES = env.int("BOTS_REPLY_MAX_RETRIES", default=6)
 
 # --- Celery ---------------------------------------------------------------------------------------------------------
 
@@ -240,6 +249,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "config.beat:CodeDefinedDatabaseScheduler"
 # Defaults for the periodic jobs; django-celery-beat stores them, and edits made in the admin are kept.
 CELERY_BEAT_SCHEDULE = {
+    "bots.sweep_outbox": {
+        "task": "bots.tasks.sweep_outbox",
+        "schedule": crontab(minute="*"),
+        "options": {"expire_seconds": 50},
+    },
     "tenants.rotate_api_keys": {
         "task": "tenants.tasks.rotate_api_keys",
         "schedule": crontab(minute="17", hour="3"),

@@ -8,11 +8,14 @@ from tenants.views import tenant_chooser
 
 api_v1 = [
     path("", include("tenants.api.urls")),
+    path("", include("bots.api.urls")),
+    path("", include("groups.api.urls")),
 ]
 
 urlpatterns = [
     path("", tenant_chooser, name="home"),
     path("health/", health, name="health"),
+    path("", include("bots.urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -55,7 +55,8 @@ def _walk(
 ROUTES = _walk(get_resolver().url_patterns)
 API_ROUTES = [route for route in ROUTES if route.prefix.startswith("api/v1/")]
 API_DETAIL_ROUTES = [route for route in API_ROUTES if "pk" in route.kwargs]
-API_LIST_ROUTES = [route for route in API_ROUTES if not route.kwargs]
+API_LIST_ROUTES = [route for route in API_ROUTES if "pk" not in route.kwargs and route.view_class is not None
+                   and hasattr(route.view_class, "model")]  # fmt: skip
 DASHBOARD_ROUTES = [route for route in ROUTES if "tenant_slug" in route.kwargs]
 
 
@@ -73,16 +74,34 @@ def _factory_for(model: type) -> type[DjangoModelFactory]:
     raise AssertionError(f"no factory for {model.__name__}: add one to {app_label}/tests/factories.py")
 
 
+def _url_for(route: Route, obj: Any) -> str:
+    """The route's URL for `obj`: `pk` is the object, `<parent>_pk` its foreign key (`bot_pk` -> obj.bot_id)."""
+    values = {name: str(getattr(obj, f"{name.removesuffix('_pk')}_id")) for name in route.kwargs if name != "pk"}
+    if "pk" in route.kwargs:
+        values["pk"] = str(obj.pk)
+    return route.url(**values)
+
+
+# API views that hold no tenant-owned rows of their own; each has its own isolation test, named here.
+PER_TENANT_SINGLETON_ROUTES = {
+    "groupme-connection": "bots/tests/test_provisioning.py::test_groupme_connection_is_per_tenant",
+    "groupme-groups": "bots/tests/test_provisioning.py::test_groupme_connection_is_per_tenant",
+}
+
+
 def test_every_api_route_and_dashboard_page_is_walked():
     assert API_DETAIL_ROUTES, "the walker found no API detail routes"
     assert API_LIST_ROUTES, "the walker found no API list routes"
     assert DASHBOARD_ROUTES, "the walker found no dashboard pages"
+    walked = {route.name for route in API_DETAIL_ROUTES + API_LIST_ROUTES}
+    unwalked = {route.name for route in API_ROUTES} - walked - set(PER_TENANT_SINGLETON_ROUTES)
+    assert not unwalked, f"API routes with no tenant-owned model to walk; give them a model or a named test: {unwalked}"
 
 
 @pytest.mark.parametrize("route", API_DETAIL_ROUTES, ids=str)
 def test_api_detail_routes_hide_other_tenants_objects(route, tenant, other_tenant, api_client_for):
     theirs = _factory_for(route.view_class.model)(tenant=tenant)
-    url = route.url(pk=str(theirs.pk))
+    url = _url_for(route, theirs)
     methods = list(route.pattern.callback.actions)
 
     for method in methods:
@@ -97,12 +116,14 @@ def test_api_detail_routes_hide_other_tenants_objects(route, tenant, other_tenan
 @pytest.mark.parametrize("route", API_LIST_ROUTES, ids=str)
 def test_api_lists_show_nothing_of_other_tenants(route, tenant, other_tenant, api_client_for):
     theirs = _factory_for(route.view_class.model)(tenant=tenant)
+    url = _url_for(route, theirs)
 
-    response = api_client_for(other_tenant).get(route.url())
+    response = api_client_for(other_tenant).get(url)
 
-    assert response.status_code == 200
+    # A list under another tenant's parent (bots/{bot_pk}/rules/) does not exist; a top-level list is empty of theirs.
+    assert response.status_code == (404 if route.kwargs else 200)
     assert str(theirs.pk) not in response.content.decode()
-    assert str(theirs.pk) in api_client_for(tenant).get(route.url()).content.decode()
+    assert str(theirs.pk) in api_client_for(tenant).get(url).content.decode()
 
 
 @pytest.mark.parametrize("route", DASHBOARD_ROUTES, ids=str)

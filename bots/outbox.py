@@ -1,0 +1,83 @@
+"""Handing work to Celery without ever losing it or holding up a callback.
+
+The durable record comes first (a message with `processed_at` null, a reply part still pending); publishing to
+the broker is only a wake-up call. When the broker is unreachable the publish is skipped for a few seconds so a
+burst of callbacks does not each wait out a connection timeout, and the beat sweeper re-publishes what is left.
+"""
+
+import logging
+import time
+from datetime import timedelta
+from typing import Any
+
+from celery import Task
+from django.utils import timezone
+
+from bots.models import Interaction, ReplyPart
+from groups.models import Message
+
+logger = logging.getLogger("botyard.outbox")
+
+BROKER_BACKOFF_SECONDS = 5.0
+MESSAGE_GRACE = timedelta(seconds=15)  # younger unprocessed messages are probably on their way through a worker
+PART_GRACE = timedelta(seconds=60)
+STALE_CLAIM = timedelta(minutes=5)  # a part "sending" this long belongs to a worker that died
+SWEEP_BATCH = 500
+
+_broker_down_until = 0.0
+
+
+def outbox_publish(task: Task, *args: Any) -> bool:  # type: ignore[type-arg]
+    """Publishes `task(*args)`; False (and logged) when the broker is down: the sweeper will catch up."""
+    global _broker_down_until
+    if task.app.conf.task_always_eager:
+        # Inline mode (zero-config, unit tests): no broker to lose; a task that crashes should be loud.
+        result = task.apply_async(args=args)
+        if result.failed():
+            raise result.result
+        return True
+    if time.monotonic() < _broker_down_until:
+        return False
+    try:
+        task.apply_async(args=args)
+    except Exception as exc:  # any broker or network failure: the outbox row is already durable
+        _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
+        logger.warning("publish failed; left for the sweeper", extra={"task": task.name, "error": repr(exc)})
+        return False
+    return True
+
+
+def outbox_sweep() -> dict[str, int]:
+    """Re-publishes unprocessed messages and unfinished replies; resets claims of dead workers. Idempotent."""
+    from bots.tasks import process_message, send_reply
+
+    now = timezone.now()
+    released = ReplyPart.objects.filter(
+        status=ReplyPart.Status.SENDING, updated_at__lt=now - STALE_CLAIM
+    ).update(status=ReplyPart.Status.PENDING, updated_at=now)
+    message_ids = list(
+        Message.objects.filter(processed_at__isnull=True, received_at__lt=now - MESSAGE_GRACE)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    interaction_ids = list(
+        Interaction.objects.filter(
+            reply_status=Interaction.ReplyStatus.PENDING,
+            reply_parts__status=ReplyPart.Status.PENDING,
+            reply_parts__updated_at__lt=now - PART_GRACE,
+        )
+        .values_list("pk", flat=True)
+        .distinct()[:SWEEP_BATCH]
+    )
+    global _broker_down_until
+    _broker_down_until = 0.0  # the sweeper always tries: it is how the backlog drains once the broker is back
+    published = sum(outbox_publish(process_message, str(pk)) for pk in message_ids)
+    published += sum(outbox_publish(send_reply, str(pk)) for pk in interaction_ids)
+    report = {
+        "messages": len(message_ids),
+        "replies": len(interaction_ids),
+        "published": published,
+        "claims_released": released,
+    }
+    logger.info("outbox swept", extra=report)
+    return report

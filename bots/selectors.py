@@ -1,0 +1,63 @@
+import hashlib
+from datetime import datetime
+from uuid import UUID
+
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+
+from bots.models import Bot, GroupMeConnection, Interaction, ReplyPart, Rule
+from tenants.models import Tenant
+
+
+def callback_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def bot_get_by_callback_token(*, token: str) -> Bot | None:
+    """The active bot whose callback URL carries `token`. Not scoped by tenant: the token is what names the bot.
+
+    Looked up by the token's SHA-256, so the comparison never runs over the secret itself.
+    """
+    if not 20 <= len(token) <= 128:
+        return None
+    return (
+        Bot.objects.select_related("group")
+        .filter(callback_token_hash=callback_token_hash(token), is_active=True, deleted_at__isnull=True)
+        .first()
+    )
+
+
+def bot_list(*, tenant: Tenant) -> QuerySet[Bot]:
+    return Bot.objects.for_tenant(tenant).filter(deleted_at__isnull=True).select_related("group")
+
+
+def bot_get(*, tenant: Tenant, bot_id: str | UUID) -> Bot | None:
+    try:
+        return bot_list(tenant=tenant).filter(pk=bot_id).first()
+    except (ValueError, ValidationError):  # a malformed id is simply not found
+        return None
+
+
+def rule_list(*, tenant: Tenant, bot: Bot) -> QuerySet[Rule]:
+    return Rule.objects.for_tenant(tenant).filter(bot=bot)
+
+
+def rules_for_matching(*, bot: Bot) -> list[Rule]:
+    return list(Rule.objects.filter(bot=bot, is_active=True).order_by("priority", "created_at"))
+
+
+def interaction_list(*, tenant: Tenant) -> QuerySet[Interaction]:
+    return Interaction.objects.for_tenant(tenant).select_related("rule").order_by("-occurred_at", "-id")
+
+
+def groupme_connection_get(*, tenant: Tenant) -> GroupMeConnection | None:
+    return GroupMeConnection.objects.for_tenant(tenant).first()
+
+
+def bot_recent_reply_texts(*, bot: Bot, since: datetime) -> list[str]:
+    """What the bot posted (or is posting) in its group since `since`: the loop breaker's evidence."""
+    return list(
+        ReplyPart.objects.filter(interaction__bot=bot, created_at__gte=since)
+        .exclude(status=ReplyPart.Status.FAILED)
+        .values_list("text", flat=True)
+    )

@@ -1,0 +1,478 @@
+"""Writes of the bot runtime: ingest a callback, process a message, send a reply; bots, rules and provisioning."""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from bots import groupme
+from bots.callbacks import CallbackMessage
+from bots.matching import command_word, regex_validate, rule_first_match
+from bots.models import Bot, GroupMeConnection, Interaction, ReplyPart, Rule
+from bots.replies import reply_render, reply_split
+from bots.selectors import (
+    bot_recent_reply_texts,
+    callback_token_hash,
+    groupme_connection_get,
+    rules_for_matching,
+)
+from bots.sentiment import sentiment_score
+from groups.models import Member, Message
+from groups.selectors import member_find
+from groups.services import (
+    group_get_or_create,
+    group_record_message,
+    member_opt_in,
+    member_opt_out,
+    member_record_message,
+    membership_event_apply,
+)
+from tenants.models import Tenant, User
+
+logger = logging.getLogger("botyard.bots")
+
+# The loop breaker: more replies than this in one window, or a user message that repeats one of the bot's own
+# recent replies, means the bot is talking to itself (through a relay or another bot); it goes quiet for a while.
+LOOP_WINDOW = timedelta(seconds=60)
+LOOP_MAX_REPLIES = 20
+BREAKER_COOLDOWN = timedelta(minutes=10)
+
+
+# --- Ingest ----------------------------------------------------------------------------------------------------------
+
+
+def message_ingest(*, bot: Bot, callback: CallbackMessage, received_at: datetime) -> Message | None:
+    """Stores the callback's message once; None when GroupMe already delivered it. Enqueues processing on commit.
+
+    The unique (group, GroupMe id) constraint decides: of two concurrent deliveries, one insert wins and the other
+    waits for it and then fails, without a lock or a prior read.
+    """
+    text = callback.text
+    if callback.is_from_user and text and _sender_opted_out(bot=bot, callback=callback):
+        # An opted-out member's words are never stored, except the command that opts them back in.
+        is_optin = command_word(text, command_prefix=bot.command_prefix) == bot.optin_command
+        text = text if is_optin else None
+    message = Message(
+        tenant_id=bot.tenant_id,
+        group_id=bot.group_id,
+        bot=bot,
+        groupme_message_id=callback.message_id,
+        sender_type=callback.sender_type,
+        sender_id=callback.user_id or callback.sender_id,
+        sender_name=callback.name,
+        text=text,
+        attachments=callback.attachments if text is not None else [],
+        is_system=callback.system or callback.sender_type == "system",
+        event=callback.event,
+        sent_at=callback.sent_at,
+        received_at=received_at,
+    )
+    try:
+        with transaction.atomic():
+            message.save(force_insert=True)
+            transaction.on_commit(lambda: _enqueue_processing(message_id=message.pk))
+    except IntegrityError:
+        logger.info("callback duplicate", extra={"bot": str(bot.pk), "groupme_message_id": callback.message_id})
+        return None
+    return message
+
+
+def _sender_opted_out(*, bot: Bot, callback: CallbackMessage) -> bool:
+    member = member_find(group_id=bot.group_id, groupme_user_id=callback.user_id or callback.sender_id)
+    return member is not None and member.is_opted_out
+
+
+def _enqueue_processing(*, message_id: Any) -> None:
+    from bots.outbox import outbox_publish  # the task module imports this one
+    from bots.tasks import process_message
+
+    outbox_publish(process_message, str(message_id))
+
+
+# --- Processing ------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProcessingOutcome:
+    processed: bool
+    interaction_id: Any = None
+    reply_pending: bool = False
+
+
+def message_process(*, message_id: Any) -> ProcessingOutcome:
+    """Counts the message, tracks its sender, and answers it when it is a command or a rule matches.
+
+    Idempotent: the message row is locked and `processed_at` is set in the same transaction, so a second run,
+    concurrent or later, finds nothing to do.
+    """
+    with transaction.atomic():
+        message = (
+            Message.objects.select_for_update(of=("self",))
+            .select_related("bot", "group")
+            .filter(pk=message_id, processed_at__isnull=True)
+            .first()
+        )
+        if message is None:
+            return ProcessingOutcome(processed=False)
+        member = None
+        interaction = None
+        if message.is_from_user and message.sender_id:
+            member = member_record_message(message=message)
+            message.member = member
+        elif message.event:
+            membership_event_apply(message=message)
+        group_record_message(message=message)
+        bot = message.bot
+        if message.is_from_user and bot is not None and bot.is_active and bot.deleted_at is None:
+            interaction = _interaction_for(message=message, bot=bot, member=member)
+        message.processed_at = timezone.now()
+        message.save(update_fields=["member", "processed_at", "text", "attachments"])
+        reply_pending = interaction is not None and interaction.reply_status == Interaction.ReplyStatus.PENDING
+        if reply_pending:
+            assert interaction is not None
+            interaction_id = interaction.pk
+            transaction.on_commit(lambda: _enqueue_reply(interaction_id=interaction_id))
+    logger.info(
+        "message processed",
+        extra={"message_id": str(message_id), "interaction": bool(interaction), "reply_pending": reply_pending},
+    )
+    return ProcessingOutcome(
+        processed=True, interaction_id=interaction.pk if interaction else None, reply_pending=reply_pending
+    )
+
+
+def _enqueue_reply(*, interaction_id: Any) -> None:
+    from bots.outbox import outbox_publish
+    from bots.tasks import send_reply
+
+    outbox_publish(send_reply, str(interaction_id))
+
+
+def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> Interaction | None:
+    text = message.text or ""
+    command = command_word(text, command_prefix=bot.command_prefix)
+    name = message.sender_name or "there"
+    rule: Rule | None = None
+    if member is not None and command == bot.optout_command:
+        intent, reply = "optout", f"{name}, you're opted out: I won't keep your messages. Send " \
+                                 f"{bot.command_prefix}{bot.optin_command} to opt back in."  # fmt: skip
+    elif member is not None and command == bot.optin_command:
+        intent, reply = "optin", f"Welcome back, {name}! Your messages count again."
+    else:
+        rule = rule_first_match(rules_for_matching(bot=bot), text=text, command_prefix=bot.command_prefix)
+        if rule is None and command is None:
+            return None  # ordinary chatter: counted, not an interaction
+        intent = rule.intent if rule else ""
+        reply = reply_render(rule.response if rule else bot.fallback_text, name=name)
+
+    interaction = Interaction.objects.create(
+        tenant_id=message.tenant_id,
+        bot=bot,
+        group_id=message.group_id,
+        member=member,
+        message=message,
+        message_text=message.text,
+        intent=intent,
+        sentiment=sentiment_score(text),
+        rule=rule,
+        handled=rule is not None or intent in ("optout", "optin"),
+        reply_text=reply,
+        occurred_at=message.sent_at,
+    )
+    if member is not None and intent == "optout":
+        member_opt_out(member=member)
+        Interaction.objects.filter(member=member).update(message_text=None)
+        message.text, message.attachments = None, []  # the opt-out message itself is theirs too
+    elif member is not None and intent == "optin":
+        member_opt_in(member=member)
+
+    quiet_reason = _loop_breaker_check(bot=bot, incoming_text=text)
+    parts = reply_split(reply)
+    if quiet_reason or not parts:
+        interaction.reply_status = Interaction.ReplyStatus.NONE
+        interaction.save(update_fields=["reply_status"])
+        return interaction
+    ReplyPart.objects.bulk_create(
+        ReplyPart(tenant_id=message.tenant_id, interaction=interaction, sequence=index, text=part)
+        for index, part in enumerate(parts)
+    )
+    return interaction
+
+
+def _loop_breaker_check(*, bot: Bot, incoming_text: str) -> str:
+    """Empty when the bot may answer; otherwise why it stays quiet (and the breaker is tripped if it was not)."""
+    if bot.is_breaker_open:
+        return "loop breaker open"
+    recent = bot_recent_reply_texts(bot=bot, since=timezone.now() - LOOP_WINDOW)
+    reason = ""
+    if incoming_text.strip() and incoming_text.strip() in {text.strip() for text in recent}:
+        reason = "a user message repeated the bot's own reply"
+    elif len(recent) >= LOOP_MAX_REPLIES:
+        reason = f"more than {LOOP_MAX_REPLIES} replies in {LOOP_WINDOW.seconds} seconds"
+    if reason:
+        Bot.objects.filter(pk=bot.pk).update(
+            breaker_open_until=timezone.now() + BREAKER_COOLDOWN,
+            breaker_trips=F("breaker_trips") + 1,
+            breaker_last_reason=reason,
+        )
+        logger.warning("loop breaker tripped", extra={"bot": str(bot.pk), "reason": reason})
+    return reason
+
+
+# --- Replies ---------------------------------------------------------------------------------------------------------
+
+
+class ReplyRetryLater(Exception):
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after = retry_after
+
+
+def reply_send(*, interaction_id: Any) -> str:
+    """Posts the interaction's pending parts in order; returns the interaction's reply status.
+
+    Each part is claimed (pending -> sending) with a conditional UPDATE before it is posted and marked sent after
+    GroupMe's 2xx, so two workers never post the same part, and a part GroupMe accepted is never posted again.
+    Raises ReplyRetryLater on 429, 5xx and timeouts, leaving the part pending.
+    """
+    interaction = Interaction.objects.select_related("bot", "message").filter(pk=interaction_id).first()
+    if interaction is None or interaction.reply_status != Interaction.ReplyStatus.PENDING:
+        return interaction.reply_status if interaction else "missing"
+    bot_id = interaction.bot.groupme_bot_id or ""
+    for part in ReplyPart.objects.filter(interaction=interaction).order_by("sequence"):
+        if part.status == ReplyPart.Status.SENT:
+            continue
+        if part.status == ReplyPart.Status.FAILED:
+            return _reply_finish(interaction, failed=True)
+        claimed = ReplyPart.objects.filter(pk=part.pk, status=ReplyPart.Status.PENDING).update(
+            status=ReplyPart.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+        if not claimed:
+            return Interaction.ReplyStatus.PENDING  # another worker holds this part; it will finish the reply
+        try:
+            groupme.bot_post(bot_id=bot_id, text=part.text)
+        except groupme.GroupMeRetryableError as exc:
+            _part_update(part, status=ReplyPart.Status.PENDING, error=exc)
+            raise ReplyRetryLater(str(exc), retry_after=exc.retry_after) from exc
+        except groupme.GroupMeRejectedError as exc:
+            _part_update(part, status=ReplyPart.Status.FAILED, error=exc)
+            return _reply_finish(interaction, failed=True)
+        ReplyPart.objects.filter(pk=part.pk).update(
+            status=ReplyPart.Status.SENT, accepted_at=timezone.now(), last_status_code=None, last_error=""
+        )
+    return _reply_finish(interaction, failed=False)
+
+
+def _part_update(part: ReplyPart, *, status: str, error: groupme.GroupMeError) -> None:
+    ReplyPart.objects.filter(pk=part.pk).update(
+        status=status, last_status_code=error.status_code, last_error=str(error)[:255], updated_at=timezone.now()
+    )
+
+
+def _reply_finish(interaction: Interaction, *, failed: bool) -> str:
+    if failed:
+        status = Interaction.ReplyStatus.FAILED
+        response_time_ms = None
+    else:
+        status = Interaction.ReplyStatus.SENT
+        last_accepted = ReplyPart.objects.filter(interaction=interaction).order_by("-sequence").first()
+        accepted_at = last_accepted.accepted_at if last_accepted else timezone.now()
+        elapsed = (accepted_at or timezone.now()) - interaction.message.received_at
+        response_time_ms = min(max(0, round(elapsed.total_seconds() * 1000)), 2**31 - 1)
+    Interaction.objects.filter(pk=interaction.pk, reply_status=Interaction.ReplyStatus.PENDING).update(
+        reply_status=status, response_time_ms=response_time_ms
+    )
+    logger.info("reply finished", extra={"interaction": str(interaction.pk), "status": status})
+    return status
+
+
+def reply_give_up(*, interaction_id: Any, reason: str) -> None:
+    """After the last retry: the unsent parts and the interaction are marked failed, visibly."""
+    with transaction.atomic():
+        ReplyPart.objects.filter(
+            interaction_id=interaction_id, status__in=[ReplyPart.Status.PENDING, ReplyPart.Status.SENDING]
+        ).update(status=ReplyPart.Status.FAILED, last_error=reason[:255], updated_at=timezone.now())
+        Interaction.objects.filter(pk=interaction_id, reply_status=Interaction.ReplyStatus.PENDING).update(
+            reply_status=Interaction.ReplyStatus.FAILED
+        )
+    logger.warning("reply failed", extra={"interaction": str(interaction_id), "reason": reason})
+
+
+# --- Bots, rules and provisioning -------------------------------------------------------------------------------------
+
+
+def _new_callback_token() -> str:
+    return secrets.token_urlsafe(24)  # 192 random bits
+
+
+def groupme_connection_set(*, tenant: Tenant, access_token: str, connected_by: User | None = None) -> GroupMeConnection:
+    """Stores the tenant's GroupMe token after GroupMe accepted it (by listing the user's groups)."""
+    access_token = access_token.strip()
+    if not access_token:
+        raise ValidationError({"access_token": "Paste the access token from dev.groupme.com."})
+    try:
+        groupme.groups_list(token=access_token)
+    except groupme.GroupMeRejectedError as exc:
+        raise ValidationError({"access_token": "GroupMe refused this token."}) from exc
+    except groupme.GroupMeRetryableError as exc:
+        raise GroupMeUnavailable(str(exc)) from exc
+    connection, _ = GroupMeConnection.objects.update_or_create(
+        tenant=tenant, defaults={"access_token": access_token, "connected_by": connected_by}
+    )
+    return connection
+
+
+class GroupMeUnavailable(Exception):
+    """GroupMe did not answer; the caller should try again later (the API answers 503)."""
+
+
+def groupme_groups(*, tenant: Tenant) -> list[groupme.GroupMeGroup]:
+    connection = groupme_connection_get(tenant=tenant)
+    if connection is None:
+        raise ValidationError("Connect a GroupMe access token first.")
+    try:
+        return groupme.groups_list(token=connection.access_token)
+    except groupme.GroupMeRejectedError as exc:
+        raise ValidationError("GroupMe refused the stored access token; connect it again.") from exc
+    except groupme.GroupMeRetryableError as exc:
+        raise GroupMeUnavailable(str(exc)) from exc
+
+
+BOT_EDITABLE_FIELDS = ("name", "command_prefix", "fallback_text", "optout_command", "optin_command", "is_active")
+
+
+def _bot_fields_clean(fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned = dict(fields)
+    for command in ("optout_command", "optin_command"):
+        if command in cleaned:
+            cleaned[command] = str(cleaned[command]).strip().lower()
+            if not cleaned[command] or " " in cleaned[command]:
+                raise ValidationError({command: "One word, without the prefix."})
+    if "command_prefix" in cleaned and (not cleaned["command_prefix"] or " " in cleaned["command_prefix"]):
+        raise ValidationError({"command_prefix": "One to eight characters, no spaces."})
+    return cleaned
+
+
+@transaction.atomic
+def bot_create(
+    *,
+    tenant: Tenant,
+    name: str,
+    groupme_group_id: str,
+    groupme_bot_id: str | None = None,
+    avatar_url: str = "",
+    **fields: Any,
+) -> Bot:
+    """A bot in one group. With a GroupMe bot id it is registered as it is (manual mode); without one, Botyard
+    creates it at GroupMe with the tenant's access token and its own callback URL."""
+    unknown = set(fields) - set(BOT_EDITABLE_FIELDS)
+    if unknown:
+        raise TypeError(f"unexpected bot fields: {sorted(unknown)}")
+    fields = _bot_fields_clean(fields)
+    group = group_get_or_create(tenant=tenant, groupme_group_id=str(groupme_group_id).strip())
+    token = _new_callback_token()
+    bot = Bot(
+        tenant=tenant,
+        name=name,
+        group=group,
+        callback_token=token,
+        callback_token_hash=callback_token_hash(token),
+        groupme_bot_id=(groupme_bot_id or "").strip() or None,
+        **fields,
+    )
+    if bot.groupme_bot_id is None:
+        connection = groupme_connection_get(tenant=tenant)
+        if connection is None:
+            raise ValidationError(
+                {"groupme_bot_id": "Give the GroupMe bot id, or connect a GroupMe access token to create the bot."}
+            )
+        try:
+            bot.groupme_bot_id = groupme.bot_create(
+                token=connection.access_token, name=name, group_id=group.groupme_group_id,
+                callback_url=bot.callback_url, avatar_url=avatar_url,
+            )  # fmt: skip
+        except groupme.GroupMeRejectedError as exc:
+            raise ValidationError({"groupme_group_id": f"GroupMe would not create the bot: {exc}"}) from exc
+        except groupme.GroupMeRetryableError as exc:
+            raise GroupMeUnavailable(str(exc)) from exc
+        bot.provisioned_at = timezone.now()
+    bot.save()
+    logger.info("bot created", extra={"bot": str(bot.pk), "provisioned": bot.provisioned_at is not None})
+    return bot
+
+
+def bot_update(*, bot: Bot, groupme_bot_id: str | None = None, **fields: Any) -> Bot:
+    unknown = set(fields) - set(BOT_EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError(dict.fromkeys(sorted(unknown), "This field cannot be changed."))
+    for name, value in _bot_fields_clean(fields).items():
+        setattr(bot, name, value)
+    if groupme_bot_id:
+        bot.groupme_bot_id = groupme_bot_id.strip()
+    bot.save()
+    return bot
+
+
+def bot_delete(*, bot: Bot) -> None:
+    """Stops the bot and hides it; its history stays for analytics. A bot Botyard created is destroyed at GroupMe."""
+    if bot.provisioned_at is not None and bot.groupme_bot_id:
+        connection = groupme_connection_get(tenant=bot.tenant)
+        if connection is not None:
+            try:
+                groupme.bot_destroy(token=connection.access_token, bot_id=bot.groupme_bot_id)
+            except groupme.GroupMeRejectedError:
+                logger.warning("groupme bot already gone", extra={"bot": str(bot.pk)})
+            except groupme.GroupMeRetryableError as exc:
+                raise GroupMeUnavailable(str(exc)) from exc
+    bot.is_active = False
+    bot.deleted_at = timezone.now()
+    bot.save(update_fields=["is_active", "deleted_at"])
+
+
+def bot_breaker_reset(*, bot: Bot) -> Bot:
+    bot.breaker_open_until = None
+    bot.save(update_fields=["breaker_open_until"])
+    return bot
+
+
+def _rule_fields_clean(*, bot: Bot, fields: dict[str, Any]) -> dict[str, Any]:
+    cleaned = dict(fields)
+    kind = cleaned.get("kind")
+    pattern = str(cleaned.get("pattern", "")).strip()
+    if kind == Rule.Kind.COMMAND:
+        pattern = pattern.removeprefix(bot.command_prefix).strip().lower()
+        if not pattern or " " in pattern:
+            raise ValidationError({"pattern": "A command is one word, e.g. help (the prefix is added)."})
+    elif kind == Rule.Kind.KEYWORD:
+        if not pattern:
+            raise ValidationError({"pattern": "Give the keyword to look for."})
+    elif kind == Rule.Kind.REGEX:
+        regex_validate(pattern)
+    cleaned["pattern"] = pattern
+    if not str(cleaned.get("response", "")).strip():
+        raise ValidationError({"response": "A rule needs a reply."})
+    return cleaned
+
+
+def rule_create(*, bot: Bot, **fields: Any) -> Rule:
+    cleaned = _rule_fields_clean(bot=bot, fields=fields)
+    return Rule.objects.create(tenant_id=bot.tenant_id, bot=bot, **cleaned)
+
+
+def rule_update(*, rule: Rule, **fields: Any) -> Rule:
+    merged = {name: getattr(rule, name) for name in ("kind", "pattern", "response")} | fields
+    cleaned = _rule_fields_clean(bot=rule.bot, fields=merged)
+    for name, value in cleaned.items():
+        setattr(rule, name, value)
+    rule.save()
+    return rule
+
+
+def rule_delete(*, rule: Rule) -> None:
+    rule.delete()

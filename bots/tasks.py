@@ -1,0 +1,40 @@
+import logging
+import random
+
+from celery import Task, shared_task
+from django.conf import settings
+
+from bots.outbox import outbox_sweep
+from bots.services import ReplyRetryLater, message_process, reply_give_up, reply_send
+
+logger = logging.getLogger("botyard.bots")
+
+
+def retry_delay(*, attempt: int, retry_after: float | None) -> float:
+    """Exponential backoff with full jitter, never sooner than GroupMe's Retry-After, capped."""
+    base = settings.BOTS_REPLY_RETRY_BASE_SECONDS
+    backoff = min(settings.BOTS_REPLY_RETRY_MAX_SECONDS, base * 2**attempt)
+    delay = random.uniform(backoff / 2, backoff)  # noqa: S311 - jitter, not a secret
+    return max(delay, retry_after or 0.0)
+
+
+@shared_task(name="bots.tasks.process_message")
+def process_message(message_id: str) -> None:
+    message_process(message_id=message_id)
+
+
+@shared_task(bind=True, name="bots.tasks.send_reply", max_retries=None)
+def send_reply(self: Task, interaction_id: str) -> str:  # type: ignore[type-arg]
+    try:
+        return reply_send(interaction_id=interaction_id)
+    except ReplyRetryLater as exc:
+        if self.request.retries >= settings.BOTS_REPLY_MAX_RETRIES:
+            reason = f"gave up after {self.request.retries + 1} tries: {exc}"
+            reply_give_up(interaction_id=interaction_id, reason=reason)
+            return "failed"
+        raise self.retry(countdown=retry_delay(attempt=self.request.retries, retry_after=exc.retry_after)) from exc
+
+
+@shared_task(name="bots.tasks.sweep_outbox")
+def sweep_outbox() -> dict[str, int]:
+    return outbox_sweep()

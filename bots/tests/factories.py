@@ -1,0 +1,66 @@
+import secrets
+
+import factory
+
+from bots.models import Bot, GroupMeConnection, Interaction, Rule
+from bots.selectors import callback_token_hash
+from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
+from tenants.tests.factories import TenantFactory
+
+
+class BotFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Bot
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Bot {n}")
+    group = factory.SubFactory(GroupFactory, tenant=factory.SelfAttribute("..tenant"))
+    groupme_bot_id = factory.LazyFunction(lambda: secrets.token_hex(13))
+    callback_token = factory.LazyFunction(lambda: secrets.token_urlsafe(24))
+    callback_token_hash = factory.LazyAttribute(lambda bot: callback_token_hash(bot.callback_token))
+
+
+class RuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Rule
+
+    tenant = factory.SubFactory(TenantFactory)
+    bot = factory.SubFactory(BotFactory, tenant=factory.SelfAttribute("..tenant"))
+    name = factory.Sequence(lambda n: f"Rule {n}")
+    kind = Rule.Kind.COMMAND
+    pattern = factory.Sequence(lambda n: f"cmd{n}")
+    response = "Hi {name}!"
+    intent = "greeting"
+
+
+class InteractionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Interaction
+
+    tenant = factory.SubFactory(TenantFactory)
+    bot = factory.SubFactory(BotFactory, tenant=factory.SelfAttribute("..tenant"))
+    group = factory.SelfAttribute("bot.group")
+    member = factory.SubFactory(
+        MemberFactory, tenant=factory.SelfAttribute("..tenant"), group=factory.SelfAttribute("..group")
+    )
+    message = factory.SubFactory(
+        MessageFactory,
+        tenant=factory.SelfAttribute("..tenant"),
+        group=factory.SelfAttribute("..group"),
+        member=factory.SelfAttribute("..member"),
+        bot=factory.SelfAttribute("..bot"),
+    )
+    message_text = factory.SelfAttribute("message.text")
+    intent = "help"
+    reply_text = "Here to help."
+    reply_status = Interaction.ReplyStatus.SENT
+    response_time_ms = 180
+    occurred_at = factory.SelfAttribute("message.sent_at")
+
+
+class GroupMeConnectionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = GroupMeConnection
+
+    tenant = factory.SubFactory(TenantFactory)
+    access_token = "fake-token"
