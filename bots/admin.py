@@ -39,8 +39,8 @@ class ReplyPartInline(admin.TabularInline):  # type: ignore[type-arg]
     model = ReplyPart
     extra = 0
     can_delete = False
-    fields = ["sequence", "text", "status", "attempts", "last_status_code", "last_error", "accepted_at"]
-    readonly_fields = fields
+    readonly_fields = ("sequence", "text", "status", "attempts", "last_status_code", "last_error", "accepted_at")
+    fields = readonly_fields
 
 
 @admin.register(Interaction)
