@@ -55,27 +55,27 @@ def outbox_sweep() -> dict[str, int]:
     released = ReplyPart.objects.filter(
         status=ReplyPart.Status.SENDING, updated_at__lt=now - STALE_CLAIM
     ).update(status=ReplyPart.Status.PENDING, updated_at=now)
-    message_ids = list(
+    messages = list(
         Message.objects.filter(processed_at__isnull=True, received_at__lt=now - MESSAGE_GRACE)
         .order_by("received_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
+        .values_list("tenant_id", "pk")[:SWEEP_BATCH]
     )
-    interaction_ids = list(
+    interactions = list(
         Interaction.objects.filter(
             reply_status=Interaction.ReplyStatus.PENDING,
             reply_parts__status=ReplyPart.Status.PENDING,
             reply_parts__updated_at__lt=now - PART_GRACE,
         )
-        .values_list("pk", flat=True)
+        .values_list("tenant_id", "pk")
         .distinct()[:SWEEP_BATCH]
     )
     global _broker_down_until
     _broker_down_until = 0.0  # the sweeper always tries: it is how the backlog drains once the broker is back
-    published = sum(outbox_publish(process_message, str(pk)) for pk in message_ids)
-    published += sum(outbox_publish(send_reply, str(pk)) for pk in interaction_ids)
+    published = sum(outbox_publish(process_message, str(tenant_id), str(pk)) for tenant_id, pk in messages)
+    published += sum(outbox_publish(send_reply, str(tenant_id), str(pk)) for tenant_id, pk in interactions)
     report = {
-        "messages": len(message_ids),
-        "replies": len(interaction_ids),
+        "messages": len(messages),
+        "replies": len(interactions),
         "published": published,
         "claims_released": released,
     }

@@ -76,7 +76,7 @@ def message_ingest(*, bot: Bot, callback: CallbackMessage, received_at: datetime
     try:
         with transaction.atomic():
             message.save(force_insert=True)
-            transaction.on_commit(lambda: _enqueue_processing(message_id=message.pk))
+            transaction.on_commit(lambda: _enqueue_processing(tenant_id=bot.tenant_id, message_id=message.pk))
     except IntegrityError:
         logger.info("callback duplicate", extra={"bot": str(bot.pk), "groupme_message_id": callback.message_id})
         return None
@@ -88,11 +88,11 @@ def _sender_opted_out(*, bot: Bot, callback: CallbackMessage) -> bool:
     return member is not None and member.is_opted_out
 
 
-def _enqueue_processing(*, message_id: Any) -> None:
+def _enqueue_processing(*, tenant_id: Any, message_id: Any) -> None:
     from bots.outbox import outbox_publish  # the task module imports this one
     from bots.tasks import process_message
 
-    outbox_publish(process_message, str(message_id))
+    outbox_publish(process_message, str(tenant_id), str(message_id))
 
 
 # --- Processing ------------------------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ class ProcessingOutcome:
     reply_pending: bool = False
 
 
-def message_process(*, message_id: Any) -> ProcessingOutcome:
+def message_process(*, tenant_id: Any, message_id: Any) -> ProcessingOutcome:
     """Counts the message, tracks its sender, and answers it when it is a command or a rule matches.
 
     Idempotent: the message row is locked and `processed_at` is set in the same transaction, so a second run,
@@ -115,7 +115,7 @@ def message_process(*, message_id: Any) -> ProcessingOutcome:
         message = (
             Message.objects.select_for_update(of=("self",))
             .select_related("bot", "group")
-            .filter(pk=message_id, processed_at__isnull=True)
+            .filter(tenant_id=tenant_id, pk=message_id, processed_at__isnull=True)
             .first()
         )
         if message is None:
@@ -137,7 +137,7 @@ def message_process(*, message_id: Any) -> ProcessingOutcome:
         if reply_pending:
             assert interaction is not None
             interaction_id = interaction.pk
-            transaction.on_commit(lambda: _enqueue_reply(interaction_id=interaction_id))
+            transaction.on_commit(lambda: _enqueue_reply(tenant_id=tenant_id, interaction_id=interaction_id))
     logger.info(
         "message processed",
         extra={"message_id": str(message_id), "interaction": bool(interaction), "reply_pending": reply_pending},
@@ -147,11 +147,11 @@ def message_process(*, message_id: Any) -> ProcessingOutcome:
     )
 
 
-def _enqueue_reply(*, interaction_id: Any) -> None:
+def _enqueue_reply(*, tenant_id: Any, interaction_id: Any) -> None:
     from bots.outbox import outbox_publish
     from bots.tasks import send_reply
 
-    outbox_publish(send_reply, str(interaction_id))
+    outbox_publish(send_reply, str(tenant_id), str(interaction_id))
 
 
 def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> Interaction | None:
@@ -234,14 +234,16 @@ class ReplyRetryLater(Exception):
         self.retry_after = retry_after
 
 
-def reply_send(*, interaction_id: Any) -> str:
+def reply_send(*, tenant_id: Any, interaction_id: Any) -> str:
     """Posts the interaction's pending parts in order; returns the interaction's reply status.
 
     Each part is claimed (pending -> sending) with a conditional UPDATE before it is posted and marked sent after
     GroupMe's 2xx, so two workers never post the same part, and a part GroupMe accepted is never posted again.
     Raises ReplyRetryLater on 429, 5xx and timeouts, leaving the part pending.
     """
-    interaction = Interaction.objects.select_related("bot", "message").filter(pk=interaction_id).first()
+    interaction = (
+        Interaction.objects.select_related("bot", "message").filter(tenant_id=tenant_id, pk=interaction_id).first()
+    )
     if interaction is None or interaction.reply_status != Interaction.ReplyStatus.PENDING:
         return interaction.reply_status if interaction else "missing"
     bot_id = interaction.bot.groupme_bot_id or ""
@@ -292,15 +294,16 @@ def _reply_finish(interaction: Interaction, *, failed: bool) -> str:
     return status
 
 
-def reply_give_up(*, interaction_id: Any, reason: str) -> None:
+def reply_give_up(*, tenant_id: Any, interaction_id: Any, reason: str) -> None:
     """After the last retry: the unsent parts and the interaction are marked failed, visibly."""
     with transaction.atomic():
-        ReplyPart.objects.filter(
-            interaction_id=interaction_id, status__in=[ReplyPart.Status.PENDING, ReplyPart.Status.SENDING]
-        ).update(status=ReplyPart.Status.FAILED, last_error=reason[:255], updated_at=timezone.now())
-        Interaction.objects.filter(pk=interaction_id, reply_status=Interaction.ReplyStatus.PENDING).update(
-            reply_status=Interaction.ReplyStatus.FAILED
+        unsent = [ReplyPart.Status.PENDING, ReplyPart.Status.SENDING]
+        ReplyPart.objects.filter(tenant_id=tenant_id, interaction_id=interaction_id, status__in=unsent).update(
+            status=ReplyPart.Status.FAILED, last_error=reason[:255], updated_at=timezone.now()
         )
+        Interaction.objects.filter(
+            tenant_id=tenant_id, pk=interaction_id, reply_status=Interaction.ReplyStatus.PENDING
+        ).update(reply_status=Interaction.ReplyStatus.FAILED)
     logger.warning("reply failed", extra={"interaction": str(interaction_id), "reason": reason})
 
 

@@ -19,18 +19,18 @@ def retry_delay(*, attempt: int, retry_after: float | None) -> float:
 
 
 @shared_task(name="bots.tasks.process_message")
-def process_message(message_id: str) -> None:
-    message_process(message_id=message_id)
+def process_message(tenant_id: str, message_id: str) -> None:
+    message_process(tenant_id=tenant_id, message_id=message_id)
 
 
 @shared_task(bind=True, name="bots.tasks.send_reply", max_retries=None)
-def send_reply(self: Task, interaction_id: str) -> str:  # type: ignore[type-arg]
+def send_reply(self: Task, tenant_id: str, interaction_id: str) -> str:  # type: ignore[type-arg]
     try:
-        return reply_send(interaction_id=interaction_id)
+        return reply_send(tenant_id=tenant_id, interaction_id=interaction_id)
     except ReplyRetryLater as exc:
         if self.request.retries >= settings.BOTS_REPLY_MAX_RETRIES:
             reason = f"gave up after {self.request.retries + 1} tries: {exc}"
-            reply_give_up(interaction_id=interaction_id, reason=reason)
+            reply_give_up(tenant_id=tenant_id, interaction_id=interaction_id, reason=reason)
             return "failed"
         raise self.retry(countdown=retry_delay(attempt=self.request.retries, retry_after=exc.retry_after)) from exc
 
