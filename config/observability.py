@@ -21,6 +21,13 @@ class RequestIdFilter(logging.Filter):
         return True
 
 
+def _path_without_secrets(request: HttpRequest) -> str:
+    """Callback and postback URLs carry their secret token in the path; logs get the path without it."""
+    match = request.resolver_match
+    token = match.kwargs.get("token") if match else None
+    return request.path.replace(token, "<token>") if token else request.path
+
+
 class RequestIdMiddleware:
     """Takes a well-formed X-Request-ID from the proxy or makes one, echoes it, and logs one line per request."""
 
@@ -39,7 +46,7 @@ class RequestIdMiddleware:
                 "request",
                 extra={
                     "method": request.method,
-                    "path": request.path,
+                    "path": _path_without_secrets(request),
                     "status": response.status_code,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                 },

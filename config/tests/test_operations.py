@@ -109,3 +109,11 @@ def test_request_logs_are_json_with_the_request_id(client):
     assert logged["request_id"] == response["X-Request-ID"]
     assert logged["path"] == "/health/"
     assert logged["status"] == 200
+
+
+def test_request_logs_never_contain_a_callback_token(client, caplog):
+    with caplog.at_level(logging.INFO, logger="botyard.request"):
+        client.post("/hooks/groupme/s3cr3t-token-that-is-long-enough/", {}, content_type="application/json")
+
+    [record] = [record for record in caplog.records if record.name == "botyard.request"]
+    assert record.path == "/hooks/groupme/<token>/"
