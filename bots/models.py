@@ -46,6 +46,12 @@ class Bot(TenantOwnedModel):
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "-created_at"])]
+        constraints = [
+            # GroupMe sends every message to every bot of a group and Botyard stores it once, for one bot.
+            models.UniqueConstraint(
+                fields=["tenant", "group"], condition=models.Q(deleted_at__isnull=True), name="bot_one_per_group"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -54,10 +54,12 @@ def groupme_connection_get(*, tenant: Tenant) -> GroupMeConnection | None:
     return GroupMeConnection.objects.for_tenant(tenant).first()
 
 
-def bot_recent_reply_texts(*, bot: Bot, since: datetime) -> list[str]:
-    """What the bot posted (or is posting) in its group since `since`: the loop breaker's evidence."""
+def bot_recent_reply_texts(*, bot: Bot, since: datetime, until: datetime) -> list[str]:
+    """What the bot posted (or is posting) in answer to messages sent between `since` and `until`."""
     return list(
-        ReplyPart.objects.filter(interaction__bot=bot, created_at__gte=since)
+        ReplyPart.objects.filter(
+            interaction__bot=bot, interaction__occurred_at__gte=since, interaction__occurred_at__lte=until
+        )
         .exclude(status=ReplyPart.Status.FAILED)
         .values_list("text", flat=True)
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import F
@@ -37,10 +38,11 @@ from tenants.models import Tenant, User
 
 logger = logging.getLogger("botyard.bots")
 
-# The loop breaker: more replies than this in one window, or a user message that repeats one of the bot's own
-# recent replies, means the bot is talking to itself (through a relay or another bot); it goes quiet for a while.
+# The loop breaker: a user message that repeats one of the bot's replies of the last minute, or more replies in a
+# minute than BOTS_LOOP_MAX_REPLIES_PER_MINUTE, means the bot is talking to itself (through a relay or another
+# bot); it goes quiet for a while. Minutes are the group's (messages' sent times), so a replay of history or a
+# backlog drained after an outage is judged by when people wrote, not by how fast the worker catches up.
 LOOP_WINDOW = timedelta(seconds=60)
-LOOP_MAX_REPLIES = 20
 BREAKER_COOLDOWN = timedelta(minutes=10)
 
 
@@ -192,7 +194,7 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
     elif member is not None and intent == "optin":
         member_opt_in(member=member)
 
-    quiet_reason = _loop_breaker_check(bot=bot, incoming_text=text)
+    quiet_reason = _loop_breaker_check(bot=bot, message=message)
     parts = reply_split(reply)
     if quiet_reason or not parts:
         interaction.reply_status = Interaction.ReplyStatus.NONE
@@ -205,16 +207,18 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
     return interaction
 
 
-def _loop_breaker_check(*, bot: Bot, incoming_text: str) -> str:
+def _loop_breaker_check(*, bot: Bot, message: Message) -> str:
     """Empty when the bot may answer; otherwise why it stays quiet (and the breaker is tripped if it was not)."""
     if bot.is_breaker_open:
         return "loop breaker open"
-    recent = bot_recent_reply_texts(bot=bot, since=timezone.now() - LOOP_WINDOW)
+    recent = bot_recent_reply_texts(bot=bot, since=message.sent_at - LOOP_WINDOW, until=message.sent_at)
+    incoming = (message.text or "").strip()
+    limit = settings.BOTS_LOOP_MAX_REPLIES_PER_MINUTE
     reason = ""
-    if incoming_text.strip() and incoming_text.strip() in {text.strip() for text in recent}:
+    if incoming and incoming in {text.strip() for text in recent}:
         reason = "a user message repeated the bot's own reply"
-    elif len(recent) >= LOOP_MAX_REPLIES:
-        reason = f"more than {LOOP_MAX_REPLIES} replies in {LOOP_WINDOW.seconds} seconds"
+    elif len(recent) >= limit:
+        reason = f"more than {limit} replies in a minute"
     if reason:
         Bot.objects.filter(pk=bot.pk).update(
             breaker_open_until=timezone.now() + BREAKER_COOLDOWN,
@@ -379,6 +383,10 @@ def bot_create(
         raise TypeError(f"unexpected bot fields: {sorted(unknown)}")
     fields = _bot_fields_clean(fields)
     group = group_get_or_create(tenant=tenant, groupme_group_id=str(groupme_group_id).strip())
+    if Bot.objects.filter(tenant=tenant, group=group, deleted_at__isnull=True).exists():
+        raise ValidationError(
+            {"groupme_group_id": "You already have a bot in this group; give it more rules, or delete it first."}
+        )
     token = _new_callback_token()
     bot = Bot(
         tenant=tenant,

@@ -226,6 +226,8 @@ SPECTACULAR_SETTINGS = {
 BOTS_REPLY_RETRY_BASE_SECONDS = env.float("BOTS_REPLY_RETRY_BASE_SECONDS", default=1.0)
 BOTS_REPLY_RETRY_MAX_SECONDS = env.float("BOTS_REPLY_RETRY_MAX_SECONDS", default=60.0)
 BOTS_REPLY_MAX_RETRIES = env.int("BOTS_REPLY_MAX_RETRIES", default=6)
+# More replies than this to one minute of a group's messages trips a bot's loop breaker.
+BOTS_LOOP_MAX_REPLIES_PER_MINUTE = env.int("BOTS_LOOP_MAX_REPLIES_PER_MINUTE", default=60)
 
 # --- Celery ---------------------------------------------------------------------------------------------------------
 

@@ -151,3 +151,16 @@ def test_interactions_list_in_a_constant_number_of_queries(api, tenant, django_a
         rows = api.get("/api/v1/interactions/").json()["results"]
     assert len(rows) == 6
     assert {"sentiment", "reply_status", "response_time_ms", "reply_parts", "handled"} <= set(rows[0])
+
+
+def test_a_second_bot_in_the_same_group_is_refused_until_the_first_is_deleted(api, tenant):
+    first = api.post("/api/v1/bots/", {"name": "A", "groupme_group_id": "77", "groupme_bot_id": "a"}, format="json")
+    second = {"name": "B", "groupme_group_id": "77", "groupme_bot_id": "b"}
+
+    refused = api.post("/api/v1/bots/", second, format="json")
+    api.delete(f"/api/v1/bots/{first.json()['id']}/")
+    accepted = api.post("/api/v1/bots/", second, format="json")
+
+    assert refused.status_code == 400
+    assert "groupme_group_id" in refused.json()["fields"]
+    assert accepted.status_code == 201

@@ -241,3 +241,19 @@ def test_callback_is_accepted_and_kept_when_the_broker_is_down(
         assert outbox_sweep()["messages"] == 1
     assert Message.objects.get().processed_at is not None
     assert [post["text"] for post in fake_groupme.wait_for_posts(1)] == ["ok"]
+
+
+def test_a_reply_flood_within_one_minute_of_the_group_trips_the_breaker(bot, deliver, fake_groupme, settings):
+    settings.BOTS_LOOP_MAX_REPLIES_PER_MINUTE = 3
+    RuleFactory(tenant=bot.tenant, bot=bot, pattern="go", response="went")
+    start = int(timezone.now().timestamp()) - 3600
+
+    for minute in range(4):  # one command a minute: never a flood, however fast they are delivered
+        deliver(bot, text="!go", created_at=start + 60 * minute)
+    for second in range(5):  # five commands within one minute of the group's time
+        deliver(bot, text="!go", created_at=start + 600 + second)
+
+    bot.refresh_from_db()
+    assert bot.is_breaker_open
+    assert "replies in a minute" in bot.breaker_last_reason
+    assert Interaction.objects.filter(reply_status="sent").count() == 4 + 3
