@@ -7,6 +7,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -14,6 +15,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from bots.fake_groupme import FakeGroupMe
+from bots.tests.callbacks import callback_payload
 from config.celery import app as celery_app
 from tenants.models import Role, Tenant
 from tenants.tests.factories import ApiKeyFactory, MembershipFactory, TenantFactory, UserFactory
@@ -92,6 +94,21 @@ def fake_groupme(settings) -> Iterator[FakeGroupMe]:
     with FakeGroupMe() as fake:
         settings.GROUPME_API_URL = fake.base_url
         yield fake
+
+
+@pytest.fixture
+def deliver(client, django_capture_on_commit_callbacks) -> Callable[..., Any]:
+    """POST a GroupMe callback to a bot's callback URL, running what it enqueued (inline) before returning."""
+
+    def post(bot: Any, **fields: Any) -> Any:
+        payload = fields.pop("payload", None) or callback_payload(bot, **fields)
+        with django_capture_on_commit_callbacks(execute=True):
+            return client.post(
+                f"/hooks/groupme/{bot.callback_token}/", payload, content_type="application/json",
+                HTTP_USER_AGENT="GroupMeBotNotifier/1.0",
+            )  # fmt: skip
+
+    return post
 
 
 @pytest.fixture

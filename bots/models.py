@@ -78,6 +78,10 @@ class Rule(TenantOwnedModel):
     response = models.TextField(help_text="{name}: the sender's name; {link}: a tracked link for this interaction.")
     intent = models.CharField(max_length=64, blank=True)
     priority = models.IntegerField(default=100, help_text="Lower runs first.")
+    link = models.ForeignKey(
+        "monetization.Link", null=True, blank=True, on_delete=models.SET_NULL, related_name="rules",
+        help_text="What {link} in the response points to: a short URL unique to each interaction.",
+    )  # fmt: skip
     is_active = models.BooleanField(default=True)
 
     class Meta:

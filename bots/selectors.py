@@ -43,7 +43,7 @@ def rule_list(*, tenant: Tenant, bot: Bot) -> QuerySet[Rule]:
 
 
 def rules_for_matching(*, bot: Bot) -> list[Rule]:
-    return list(Rule.objects.filter(bot=bot, is_active=True).order_by("priority", "created_at"))
+    return list(Rule.objects.filter(bot=bot, is_active=True).select_related("link").order_by("priority", "created_at"))
 
 
 def interaction_list(*, tenant: Tenant) -> QuerySet[Interaction]:

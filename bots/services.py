@@ -34,6 +34,7 @@ from groups.services import (
     member_record_message,
     membership_event_apply,
 )
+from monetization.services import interaction_link_url
 from tenants.models import Tenant, User
 
 logger = logging.getLogger("botyard.bots")
@@ -57,9 +58,10 @@ def message_ingest(*, bot: Bot, callback: CallbackMessage, received_at: datetime
     """
     text = callback.text
     if callback.is_from_user and text and _sender_opted_out(bot=bot, callback=callback):
-        # An opted-out member's words are never stored, except the command that opts them back in.
-        is_optin = command_word(text, command_prefix=bot.command_prefix) == bot.optin_command
-        text = text if is_optin else None
+        # An opted-out member's chatter is never stored. A command is kept only until it is answered (processing
+        # redacts it), so opted-out members can still use the bot, and opt back in.
+        is_command = command_word(text, command_prefix=bot.command_prefix) is not None
+        text = text if is_command else None
     message = Message(
         tenant_id=bot.tenant_id,
         group_id=bot.group_id,
@@ -133,6 +135,10 @@ def message_process(*, tenant_id: Any, message_id: Any) -> ProcessingOutcome:
         bot = message.bot
         if message.is_from_user and bot is not None and bot.is_active and bot.deleted_at is None:
             interaction = _interaction_for(message=message, bot=bot, member=member)
+        if member is not None and member.is_opted_out and message.text is not None:
+            message.text, message.attachments = None, []
+            if interaction is not None:
+                Interaction.objects.filter(pk=interaction.pk).update(message_text=None)
         message.processed_at = timezone.now()
         message.save(update_fields=["member", "processed_at", "text", "attachments"])
         reply_pending = interaction is not None and interaction.reply_status == Interaction.ReplyStatus.PENDING
@@ -171,7 +177,8 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
         if rule is None and command is None:
             return None  # ordinary chatter: counted, not an interaction
         intent = rule.intent if rule else ""
-        reply = reply_render(rule.response if rule else bot.fallback_text, name=name)
+        template = rule.response if rule else bot.fallback_text
+        reply = "" if rule and rule.link_id else reply_render(template, name=name)
 
     interaction = Interaction.objects.create(
         tenant_id=message.tenant_id,
@@ -190,9 +197,15 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
     if member is not None and intent == "optout":
         member_opt_out(member=member)
         Interaction.objects.filter(member=member).update(message_text=None)
-        message.text, message.attachments = None, []  # the opt-out message itself is theirs too
     elif member is not None and intent == "optin":
         member_opt_in(member=member)
+
+    if rule is not None and rule.link is not None and not (member is not None and member.is_opted_out):
+        # The link is unique to this interaction, so it needs the interaction's row first. Opted-out members get
+        # no monetized replies at all: no offer, no link, nothing to track.
+        link = interaction_link_url(interaction=interaction, link=rule.link)
+        reply = interaction.reply_text = reply_render(rule.response, name=name, link=link)
+        interaction.save(update_fields=["reply_text"])
 
     quiet_reason = _loop_breaker_check(bot=bot, message=message)
     parts = reply_split(reply)
@@ -468,6 +481,9 @@ def _rule_fields_clean(*, bot: Bot, fields: dict[str, Any]) -> dict[str, Any]:
     cleaned["pattern"] = pattern
     if not str(cleaned.get("response", "")).strip():
         raise ValidationError({"response": "A rule needs a reply."})
+    link = cleaned.get("link")
+    if link is not None and link.tenant_id != bot.tenant_id:
+        raise ValidationError({"link": "No such link."})
     return cleaned
 
 

@@ -10,12 +10,14 @@ api_v1 = [
     path("", include("tenants.api.urls")),
     path("", include("bots.api.urls")),
     path("", include("groups.api.urls")),
+    path("", include("monetization.api.urls")),
 ]
 
 urlpatterns = [
     path("", tenant_chooser, name="home"),
     path("health/", health, name="health"),
     path("", include("bots.urls")),
+    path("", include("monetization.urls")),
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

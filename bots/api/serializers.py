@@ -3,6 +3,8 @@ from typing import Any
 from rest_framework import serializers
 
 from bots.models import Bot, Interaction, ReplyPart, Rule
+from monetization.models import Link
+from tenants.api.fields import TenantScopedRelatedField
 
 
 class LoopBreakerSerializer(serializers.Serializer[Bot]):
@@ -42,9 +44,12 @@ class BotSerializer(serializers.ModelSerializer[Bot]):
 
 
 class RuleSerializer(serializers.ModelSerializer[Rule]):
+    link = TenantScopedRelatedField(Link, allow_null=True, required=False)
+
     class Meta:
         model = Rule
-        fields = ["id", "bot", "name", "kind", "pattern", "response", "intent", "priority", "is_active", "created_at"]
+        fields = ["id", "bot", "name", "kind", "pattern", "response", "intent", "priority", "link", "is_active",
+                  "created_at"]  # fmt: skip
         read_only_fields = ["id", "bot", "created_at"]
 
 

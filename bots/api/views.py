@@ -117,14 +117,14 @@ class RuleViewSet(
         return rule_list(tenant=tenant, bot=self.bot)
 
     def create(self, request: Request, bot_pk: str) -> Response:
-        payload = RuleSerializer(data=request.data)
+        payload = self.get_serializer(data=request.data)
         payload.is_valid(raise_exception=True)
         rule = rule_create(bot=self.bot, **payload.validated_data)
         return Response(RuleSerializer(rule).data, status=status.HTTP_201_CREATED)
 
     def update(self, request: Request, bot_pk: str, pk: str, partial: bool = False) -> Response:
         rule = self.get_object()
-        payload = RuleSerializer(rule, data=request.data, partial=partial)
+        payload = self.get_serializer(rule, data=request.data, partial=partial)
         payload.is_valid(raise_exception=True)
         return Response(RuleSerializer(rule_update(rule=rule, **payload.validated_data)).data)
 

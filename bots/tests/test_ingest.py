@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from bots.models import Bot, Interaction, ReplyPart
 from bots.outbox import outbox_sweep
-from bots.tests.conftest import callback_payload
+from bots.tests.callbacks import callback_payload
 from bots.tests.factories import RuleFactory
 from groups.models import Group, Member, Message
 
@@ -208,7 +208,8 @@ def test_opting_out_redacts_history_and_stops_storing_text_until_opt_in(bot, del
 
     member = Member.objects.get(groupme_user_id="7")
     assert member.is_opted_out
-    assert list(Message.objects.order_by("sent_at", "received_at").values_list("text", flat=True)) == [None] * 3
+    deliver(bot, text="!frobnicate", user_id="7", sender_id="7", name="Cy")  # a command is answered, then redacted
+    assert list(Message.objects.order_by("sent_at", "received_at").values_list("text", flat=True)) == [None] * 4
     assert Interaction.objects.get(intent="optout").message_text is None
 
     deliver(bot, text="!optin", user_id="7", sender_id="7", name="Cy")
@@ -217,7 +218,7 @@ def test_opting_out_redacts_history_and_stops_storing_text_until_opt_in(bot, del
     member.refresh_from_db()
     assert not member.is_opted_out
     assert Message.objects.filter(text="back again").exists()
-    assert len(fake_groupme.posts) == 2  # the two confirmations
+    assert len(fake_groupme.posts) == 3  # the two confirmations and the fallback
 
 
 def test_callback_is_accepted_and_kept_when_the_broker_is_down(

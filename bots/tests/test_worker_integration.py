@@ -8,7 +8,7 @@ import requests
 
 from bots.models import Interaction, ReplyPart
 from bots.outbox import outbox_sweep
-from bots.tests.conftest import callback_payload
+from bots.tests.callbacks import callback_payload
 from bots.tests.factories import BotFactory, RuleFactory
 from groups.models import Message
 from groups.tests.factories import GroupFactory

@@ -1,3 +1,5 @@
+from typing import Any
+
 from rest_framework.viewsets import GenericViewSet
 
 from tenants.api.authentication import ApiClient
@@ -16,3 +18,9 @@ class TenantScopedViewSet(TenantScopedQuerysetMixin, GenericViewSet):  # type: i
         client = self.request.user
         assert isinstance(client, ApiClient), "authentication runs before any queryset is built"
         return client.tenant
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        if isinstance(getattr(self.request, "user", None), ApiClient):
+            context["tenant"] = self.get_tenant()
+        return context

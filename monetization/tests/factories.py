@@ -1,0 +1,52 @@
+import hashlib
+import secrets
+
+import factory
+from django.utils import timezone
+
+from monetization.models import Click, Conversion, Link, MonetizationSource
+from tenants.tests.factories import TenantFactory
+
+
+class MonetizationSourceFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MonetizationSource
+
+    tenant = factory.SubFactory(TenantFactory)
+    name = factory.Sequence(lambda n: f"Source {n}")
+    kind = MonetizationSource.Kind.AFFILIATE
+    postback_token = factory.LazyFunction(lambda: secrets.token_urlsafe(24))
+    postback_token_hash = factory.LazyAttribute(
+        lambda source: hashlib.sha256(source.postback_token.encode()).hexdigest()
+    )
+
+
+class LinkFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Link
+
+    tenant = factory.SubFactory(TenantFactory)
+    code = factory.LazyFunction(lambda: secrets.token_urlsafe(6))
+    destination_url = "https://shop.example.com/kayaks?utm_source=groupme"
+
+
+class ClickFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Click
+
+    tenant = factory.SubFactory(TenantFactory)
+    link = factory.SubFactory(LinkFactory, tenant=factory.SelfAttribute("..tenant"))
+    user_agent = "Mozilla/5.0"
+
+
+class ConversionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Conversion
+
+    tenant = factory.SubFactory(TenantFactory)
+    source = factory.SubFactory(MonetizationSourceFactory, tenant=factory.SelfAttribute("..tenant"))
+    outcome = Conversion.Outcome.PURCHASE
+    amount = 1999
+    currency = "USD"
+    external_id = factory.Sequence(lambda n: f"txn-{n}")
+    occurred_at = factory.LazyFunction(timezone.now)
