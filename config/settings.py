@@ -218,6 +218,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "RuleKindEnum": "bots.models.Rule.Kind",
+        "MonetizationSourceKindEnum": "monetization.models.MonetizationSource.Kind",
+    },
 }
 
 # --- Bots ---------------------------------------------------------------------------------------------------------

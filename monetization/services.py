@@ -232,7 +232,8 @@ def conversion_report_clean(
     if code not in MINOR_UNIT_EXPONENTS:
         errors["currency"] = "An ISO 4217 currency code, e.g. USD."
     minor_units = 0
-    text = str(amount if amount is not None else "0").strip()
+    # A signup may come without an amount; money events may not.
+    text = str(amount if amount not in (None, "") or outcome != Conversion.Outcome.SIGNUP else "0").strip()
     if isinstance(amount, bool) or not re.fullmatch(r"-?\d{1,15}", text):
         errors["amount"] = "An integer number of minor units (cents for USD, yen for JPY), e.g. 1999."
     else:

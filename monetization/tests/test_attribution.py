@@ -165,7 +165,7 @@ def test_a_refund_is_recorded_negative(client, source):
     ("params", "field"),
     [({"currency": "XYZ"}, "currency"), ({"currency": ""}, "currency"), ({"amount": "12.50"}, "amount"),
      ({"amount": "abc"}, "amount"), ({"amount": "-5"}, "amount"), ({"event": "bought"}, "event"),
-     ({"txn_id": ""}, "txn_id"), ({"amount": "1" * 16}, "amount")],
+     ({"txn_id": ""}, "txn_id"), ({"amount": "1" * 16}, "amount"), ({"amount": ""}, "amount")],
 )  # fmt: skip
 def test_bad_postbacks_are_400_with_the_reason_and_store_nothing(client, source, params, field):
     base = {"event": "purchase", "amount": "1000", "currency": "USD", "txn_id": "order-1"}

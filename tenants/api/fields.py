@@ -1,11 +1,14 @@
 from typing import Any
 
 from django.db.models import QuerySet
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from tenants.models import TenantOwnedModel
 
 
+@extend_schema_field(OpenApiTypes.UUID)
 class TenantScopedRelatedField(serializers.PrimaryKeyRelatedField):  # type: ignore[type-arg]
     """A foreign key by id that only sees the request tenant's rows: another tenant's id reads as "does not exist",
     the same answer as an id that never existed. The viewset puts the tenant in the serializer context."""
