@@ -18,6 +18,7 @@ from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from bots.models import Interaction
 from monetization.currencies import MINOR_UNIT_EXPONENTS
 from monetization.models import (
     Click,
@@ -293,6 +294,8 @@ def _attribution(
             )  # fmt: skip
             return click, click.interaction_id, explanation
     if report.interaction_id:
+        if not Interaction.objects.filter(tenant_id=source.tenant_id, pk=report.interaction_id).exists():
+            raise ValidationError({"interaction": "No such interaction."})
         explanation.update(method="interaction", interaction_id=str(report.interaction_id),
                            reason="the interaction was named explicitly")  # fmt: skip
         return None, report.interaction_id, explanation

@@ -1,5 +1,7 @@
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
+from monetization.api.ledger_views import ReconciliationView, RevenueLedgerView
 from monetization.api.views import ConversionViewSet, LinkViewSet, MonetizationSourceViewSet
 
 router = SimpleRouter()
@@ -7,4 +9,8 @@ router.register("monetization-sources", MonetizationSourceViewSet, basename="mon
 router.register("links", LinkViewSet, basename="link")
 router.register("conversions", ConversionViewSet, basename="conversion")
 
-urlpatterns = router.urls
+urlpatterns = [
+    path("revenue-ledger/", RevenueLedgerView.as_view(), name="revenue-ledger"),
+    path("reconciliation/", ReconciliationView.as_view(), name="reconciliation"),
+    *router.urls,
+]

@@ -291,3 +291,14 @@ def test_links_list_with_click_counts_in_constant_queries(api, tenant, django_as
     with django_assert_num_queries(2):  # key lookup, links page with counts
         rows = api.get("/api/v1/links/").json()["results"]
     assert [row["clicks"] for row in rows] == [3, 3, 3, 3]
+
+
+def test_the_service_refuses_another_tenants_interaction_named_explicitly(tenant, other_tenant, source):
+    from django.core.exceptions import ValidationError
+
+    theirs = InteractionFactory(tenant=other_tenant)
+    report = conversion_report_clean(event="purchase", amount=1, currency="USD", txn_id="z", interaction=theirs.pk)
+
+    with pytest.raises(ValidationError):
+        conversion_record(source=source, report=report)
+    assert not Conversion.objects.exists()

@@ -86,6 +86,8 @@ def _url_for(route: Route, obj: Any) -> str:
 PER_TENANT_SINGLETON_ROUTES = {
     "groupme-connection": "bots/tests/test_provisioning.py::test_groupme_connection_is_per_tenant",
     "groupme-groups": "bots/tests/test_provisioning.py::test_groupme_connection_is_per_tenant",
+    "revenue-ledger": "monetization/tests/test_ledger.py::test_another_tenants_key_sees_none_of_this_tenants_money",
+    "reconciliation": "monetization/tests/test_ledger.py::test_another_tenants_key_sees_none_of_this_tenants_money",
 }
 
 
