@@ -35,6 +35,7 @@ from groups.services import (
     membership_event_apply,
 )
 from monetization.services import interaction_link_url
+from monetization.sponsorship import sponsored_line_for_reply
 from tenants.models import Tenant, User
 
 logger = logging.getLogger("botyard.bots")
@@ -208,6 +209,12 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
         interaction.save(update_fields=["reply_text"])
 
     quiet_reason = _loop_breaker_check(bot=bot, message=message)
+    if reply and not quiet_reason:
+        # After the loop breaker: a reply that stays quiet carries no ad and records no impression.
+        sponsored = sponsored_line_for_reply(interaction=interaction, member=member)
+        if sponsored:
+            reply = interaction.reply_text = f"{reply}\n\n{sponsored}"
+            interaction.save(update_fields=["reply_text"])
     parts = reply_split(reply)
     if quiet_reason or not parts:
         interaction.reply_status = Interaction.ReplyStatus.NONE

@@ -260,6 +260,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expire_seconds": 50},
     },
+    "monetization.post_scheduled_sponsored_messages": {
+        "task": "monetization.tasks.post_scheduled_sponsored_messages",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expire_seconds": 240},
+    },
     "tenants.rotate_api_keys": {
         "task": "tenants.tasks.rotate_api_keys",
         "schedule": crontab(minute="17", hour="3"),

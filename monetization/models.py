@@ -164,3 +164,89 @@ class WebhookEvent(TenantOwnedModel):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="webhook_event_once")]
+
+
+class Creative(TenantOwnedModel):
+    """A sponsor's message: appended to bot replies, or posted by the bot at set local times, with a disclosure."""
+
+    class Mode(models.TextChoices):
+        REPLY = "reply", "Appended to bot replies"
+        SCHEDULED = "scheduled", "Posted by the bot at set times"
+
+    source = models.ForeignKey(MonetizationSource, on_delete=models.CASCADE, related_name="creatives")
+    name = models.CharField(max_length=100, blank=True)
+    text = models.CharField(max_length=500)
+    link = models.ForeignKey(Link, null=True, blank=True, on_delete=models.SET_NULL, related_name="creatives")
+    groups = models.ManyToManyField(
+        "groups.Group", blank=True, related_name="creatives", help_text="None: every group of the tenant."
+    )
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(null=True, blank=True)
+    daily_cap_per_group = models.PositiveSmallIntegerField(
+        default=3, help_text="Impressions per group per day (the tenant's day) at most."
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.REPLY)
+    post_times = models.JSONField(
+        default=list, blank=True, help_text='Scheduled mode: "HH:MM" times of day in the tenant\'s time zone.'
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["tenant", "-created_at"]),
+            models.Index(fields=["tenant", "mode", "is_active"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.text[:40]
+
+
+class SponsoredImpression(TenantOwnedModel):
+    """One sponsored line shown in one group: on a bot reply (`interaction`) or as a scheduled post (`slot`).
+
+    A scheduled post's row is created before it is posted: the unique (creative, group, local date, slot) is the
+    claim that makes it go out once, and a post GroupMe finally refuses stays here as failed.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SENDING = "sending"
+        SENT = "sent"
+        FAILED = "failed"
+
+    creative = models.ForeignKey(Creative, on_delete=models.CASCADE, related_name="impressions")
+    group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="sponsored_impressions")
+    interaction = models.ForeignKey(
+        "bots.Interaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="sponsored_impressions"
+    )
+    local_date = models.DateField(help_text="The day in the tenant's time zone: what the daily cap counts.")
+    slot = models.CharField(max_length=5, blank=True, help_text='Scheduled posts: the "HH:MM" post time.')
+    sent_at = models.DateTimeField(default=timezone.now)
+    member_count = models.PositiveIntegerField(default=0, help_text="The group's members when it was sent.")
+    text = models.TextField(help_text="The line as sent, disclosure included.")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.SENT)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=255, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["creative", "group", "local_date", "slot"],
+                condition=~models.Q(slot=""),
+                name="sponsored_post_once_per_slot",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["creative", "group", "local_date"]),
+            models.Index(fields=["tenant", "local_date"]),
+            models.Index(
+                fields=["updated_at"],
+                name="sponsored_post_unsent",
+                condition=models.Q(status__in=["pending", "sending"]),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.creative_id} in {self.group_id} on {self.local_date} {self.slot}".strip()

@@ -82,6 +82,8 @@ def source_update(*, source: MonetizationSource, **fields: Any) -> MonetizationS
 def source_delete(*, source: MonetizationSource) -> None:
     if Conversion.objects.filter(source=source).exists():
         raise ValidationError("This source has conversions, which the ledger must keep; deactivate it instead.")
+    if source.creatives.filter(impressions__isnull=False).exists():
+        raise ValidationError("This sponsor's creatives were shown, which its report must keep; deactivate it instead.")
     source.delete()
 
 

@@ -48,6 +48,7 @@ class Tenant(models.Model):
     slug = models.SlugField(max_length=60, unique=True)
     time_zone = TimeZoneField(default="UTC", use_pytz=False)
     default_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
+    ad_disclosure = models.CharField(max_length=40, default="#ad")
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 

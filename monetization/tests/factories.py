@@ -4,7 +4,7 @@ import secrets
 import factory
 from django.utils import timezone
 
-from monetization.models import Click, Conversion, Link, MonetizationSource
+from monetization.models import Click, Conversion, Creative, Link, MonetizationSource
 from tenants.tests.factories import TenantFactory
 
 
@@ -50,3 +50,17 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     currency = "USD"
     external_id = factory.Sequence(lambda n: f"txn-{n}")
     occurred_at = factory.LazyFunction(timezone.now)
+
+
+class CreativeFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Creative
+
+    tenant = factory.SubFactory(TenantFactory)
+    source = factory.SubFactory(
+        MonetizationSourceFactory,
+        tenant=factory.SelfAttribute("..tenant"),
+        kind=MonetizationSource.Kind.SPONSORSHIP,
+        name="Lakeside Outfitters",
+    )
+    text = "20% off kayaks this weekend"
