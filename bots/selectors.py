@@ -1,4 +1,3 @@
-import hashlib
 from datetime import datetime
 from uuid import UUID
 
@@ -7,22 +6,16 @@ from django.db.models import QuerySet
 
 from bots.models import Bot, GroupMeConnection, Interaction, ReplyPart, Rule
 from tenants.models import Tenant
-
-
-def callback_token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+from tenants.url_tokens import url_token_hash, url_token_plausible
 
 
 def bot_get_by_callback_token(*, token: str) -> Bot | None:
-    """The active bot whose callback URL carries `token`. Not scoped by tenant: the token is what names the bot.
-
-    Looked up by the token's SHA-256, so the comparison never runs over the secret itself.
-    """
-    if not 20 <= len(token) <= 128:
+    """The active bot whose callback URL carries `token`. Not scoped by tenant: the token is what names the bot."""
+    if not url_token_plausible(token):
         return None
     return (
         Bot.objects.select_related("group")
-        .filter(callback_token_hash=callback_token_hash(token), is_active=True, deleted_at__isnull=True)
+        .filter(callback_token_hash=url_token_hash(token), is_active=True, deleted_at__isnull=True)
         .first()
     )
 

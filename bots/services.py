@@ -1,7 +1,6 @@
 """Writes of the bot runtime: ingest a callback, process a message, send a reply; bots, rules and provisioning."""
 
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,7 +18,6 @@ from bots.models import Bot, GroupMeConnection, Interaction, ReplyPart, Rule
 from bots.replies import reply_render, reply_split
 from bots.selectors import (
     bot_recent_reply_texts,
-    callback_token_hash,
     groupme_connection_get,
     rules_for_matching,
 )
@@ -37,6 +35,7 @@ from groups.services import (
 from monetization.services import interaction_link_url
 from monetization.sponsorship import sponsored_line_for_reply
 from tenants.models import Tenant, User
+from tenants.url_tokens import url_token_hash, url_token_new
 
 logger = logging.getLogger("botyard.bots")
 
@@ -334,10 +333,6 @@ def reply_give_up(*, tenant_id: Any, interaction_id: Any, reason: str) -> None:
 # --- Bots, rules and provisioning -------------------------------------------------------------------------------------
 
 
-def _new_callback_token() -> str:
-    return secrets.token_urlsafe(24)  # 192 random bits
-
-
 def groupme_connection_set(*, tenant: Tenant, access_token: str, connected_by: User | None = None) -> GroupMeConnection:
     """Stores the tenant's GroupMe token after GroupMe accepted it (by listing the user's groups)."""
     access_token = access_token.strip()
@@ -407,13 +402,13 @@ def bot_create(
         raise ValidationError(
             {"groupme_group_id": "You already have a bot in this group; give it more rules, or delete it first."}
         )
-    token = _new_callback_token()
+    token = url_token_new()
     bot = Bot(
         tenant=tenant,
         name=name,
         group=group,
         callback_token=token,
-        callback_token_hash=callback_token_hash(token),
+        callback_token_hash=url_token_hash(token),
         groupme_bot_id=(groupme_bot_id or "").strip() or None,
         **fields,
     )

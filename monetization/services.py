@@ -29,6 +29,7 @@ from monetization.models import (
     PostbackReceipt,
 )
 from tenants.models import Tenant
+from tenants.url_tokens import url_token_hash, url_token_new, url_token_plausible
 
 logger = logging.getLogger("botyard.monetization")
 
@@ -41,14 +42,6 @@ _BOT_AGENTS = re.compile(
 SHORT_CODE_BYTES = 6  # 48 random bits, 8 URL-safe characters
 
 
-def _new_token() -> str:
-    return secrets.token_urlsafe(24)
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _short_code() -> str:
     return secrets.token_urlsafe(SHORT_CODE_BYTES)
 
@@ -59,9 +52,9 @@ SOURCE_EDITABLE_FIELDS = ("name", "details", "is_active", "attribution_window_da
 
 
 def source_create(*, tenant: Tenant, name: str, kind: str, **fields: Any) -> MonetizationSource:
-    token = _new_token()
+    token = url_token_new()
     source = MonetizationSource(
-        tenant=tenant, name=name, kind=kind, postback_token=token, postback_token_hash=_token_hash(token), **fields
+        tenant=tenant, name=name, kind=kind, postback_token=token, postback_token_hash=url_token_hash(token), **fields
     )
     if kind in (MonetizationSource.Kind.SUBSCRIPTION, MonetizationSource.Kind.DONATION):
         source.webhook_secret = f"whsec_{secrets.token_urlsafe(32)}"
@@ -89,11 +82,11 @@ def source_delete(*, source: MonetizationSource) -> None:
 
 def source_get_by_postback_token(*, token: str) -> MonetizationSource | None:
     """The source whose postback URL carries `token` (not scoped by tenant: the token names the source)."""
-    if not 20 <= len(token) <= 128:
+    if not url_token_plausible(token):
         return None
     return (
         MonetizationSource.objects.select_related("tenant")
-        .filter(postback_token_hash=_token_hash(token), is_active=True)
+        .filter(postback_token_hash=url_token_hash(token), is_active=True)
         .first()
     )
 

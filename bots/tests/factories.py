@@ -3,9 +3,9 @@ import secrets
 import factory
 
 from bots.models import Bot, GroupMeConnection, Interaction, Rule
-from bots.selectors import callback_token_hash
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
 from tenants.tests.factories import TenantFactory
+from tenants.url_tokens import url_token_hash
 
 
 class BotFactory(factory.django.DjangoModelFactory):
@@ -17,7 +17,7 @@ class BotFactory(factory.django.DjangoModelFactory):
     group = factory.SubFactory(GroupFactory, tenant=factory.SelfAttribute("..tenant"))
     groupme_bot_id = factory.LazyFunction(lambda: secrets.token_hex(13))
     callback_token = factory.LazyFunction(lambda: secrets.token_urlsafe(24))
-    callback_token_hash = factory.LazyAttribute(lambda bot: callback_token_hash(bot.callback_token))
+    callback_token_hash = factory.LazyAttribute(lambda bot: url_token_hash(bot.callback_token))
 
 
 class RuleFactory(factory.django.DjangoModelFactory):

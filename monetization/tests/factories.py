@@ -1,4 +1,3 @@
-import hashlib
 import secrets
 
 import factory
@@ -6,6 +5,7 @@ from django.utils import timezone
 
 from monetization.models import Click, Conversion, Creative, Link, MonetizationSource
 from tenants.tests.factories import TenantFactory
+from tenants.url_tokens import url_token_hash
 
 
 class MonetizationSourceFactory(factory.django.DjangoModelFactory):
@@ -16,9 +16,7 @@ class MonetizationSourceFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Source {n}")
     kind = MonetizationSource.Kind.AFFILIATE
     postback_token = factory.LazyFunction(lambda: secrets.token_urlsafe(24))
-    postback_token_hash = factory.LazyAttribute(
-        lambda source: hashlib.sha256(source.postback_token.encode()).hexdigest()
-    )
+    postback_token_hash = factory.LazyAttribute(lambda source: url_token_hash(source.postback_token))
 
 
 class LinkFactory(factory.django.DjangoModelFactory):
