@@ -12,6 +12,7 @@ from typing import Any
 
 from celery import Task
 from django.utils import timezone
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from bots.models import Interaction, ReplyPart
 from groups.models import Message
@@ -40,9 +41,13 @@ def outbox_publish(task: Task, *args: Any) -> bool:  # type: ignore[type-arg]
         return False
     try:
         task.apply_async(args=args)
-    except Exception as exc:  # any broker or network failure: the outbox row is already durable
+    except (KombuOperationalError, OSError) as exc:  # the broker is unreachable; the outbox row is durable
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("publish failed; left for the sweeper", extra={"task": task.name, "error": repr(exc)})
+        return False
+    except Exception:
+        # A bug, not an outage: say so loudly, but never fail the request that already stored its work.
+        logger.exception("publish raised; left for the sweeper", extra={"task": task.name})
         return False
     return True
 

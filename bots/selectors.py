@@ -13,8 +13,10 @@ def bot_get_by_callback_token(*, token: str) -> Bot | None:
     """The active bot whose callback URL carries `token`. Not scoped by tenant: the token is what names the bot."""
     if not url_token_plausible(token):
         return None
+    # Only what ingest reads: loading the encrypted fields would decrypt two secrets per callback for nothing.
     return (
         Bot.objects.select_related("group")
+        .only("id", "tenant_id", "group__id", "group__groupme_group_id", "command_prefix", "optin_command")
         .filter(callback_token_hash=url_token_hash(token), is_active=True, deleted_at__isnull=True)
         .first()
     )

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -23,7 +23,7 @@ from bots.selectors import (
 )
 from bots.sentiment import sentiment_score
 from groups.models import Member, Message
-from groups.selectors import member_find
+from groups.selectors import member_is_opted_out
 from groups.services import (
     group_get_or_create,
     group_record_message,
@@ -31,6 +31,7 @@ from groups.services import (
     member_opt_out,
     member_record_message,
     membership_event_apply,
+    message_insert_once,
 )
 from monetization.services import interaction_link_url
 from monetization.sponsorship import sponsored_line_for_reply
@@ -54,7 +55,7 @@ def message_ingest(*, bot: Bot, callback: CallbackMessage, received_at: datetime
     """Stores the callback's message once; None when GroupMe already delivered it. Enqueues processing on commit.
 
     The unique (group, GroupMe id) constraint decides: of two concurrent deliveries, one insert wins and the other
-    waits for it and then fails, without a lock or a prior read.
+    finds the conflict, without a lock or a prior read.
     """
     text = callback.text
     if callback.is_from_user and text and _sender_opted_out(bot=bot, callback=callback):
@@ -77,19 +78,15 @@ def message_ingest(*, bot: Bot, callback: CallbackMessage, received_at: datetime
         sent_at=callback.sent_at,
         received_at=received_at,
     )
-    try:
-        with transaction.atomic():
-            message.save(force_insert=True)
-            transaction.on_commit(lambda: _enqueue_processing(tenant_id=bot.tenant_id, message_id=message.pk))
-    except IntegrityError:
+    if not message_insert_once(message=message):
         logger.info("callback duplicate", extra={"bot": str(bot.pk), "groupme_message_id": callback.message_id})
         return None
+    transaction.on_commit(lambda: _enqueue_processing(tenant_id=bot.tenant_id, message_id=message.pk))
     return message
 
 
 def _sender_opted_out(*, bot: Bot, callback: CallbackMessage) -> bool:
-    member = member_find(group_id=bot.group_id, groupme_user_id=callback.user_id or callback.sender_id)
-    return member is not None and member.is_opted_out
+    return member_is_opted_out(group_id=bot.group_id, groupme_user_id=callback.user_id or callback.sender_id)
 
 
 def _enqueue_processing(*, tenant_id: Any, message_id: Any) -> None:

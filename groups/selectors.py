@@ -22,6 +22,8 @@ def member_list(*, tenant: Tenant) -> QuerySet[Member]:
     return Member.objects.for_tenant(tenant).select_related("group")
 
 
-def member_find(*, group_id: UUID, groupme_user_id: str) -> Member | None:
-    """The member behind a GroupMe user id in a group the caller already resolved for its tenant."""
-    return Member.objects.filter(group_id=group_id, groupme_user_id=groupme_user_id).first()
+def member_is_opted_out(*, group_id: UUID, groupme_user_id: str) -> bool:
+    """Whether the GroupMe user opted out in a group the caller already resolved for its tenant."""
+    return Member.objects.filter(
+        group_id=group_id, groupme_user_id=groupme_user_id, opted_out_at__isnull=False
+    ).exists()

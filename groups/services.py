@@ -4,6 +4,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import DateTimeField, F, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
@@ -19,6 +20,28 @@ ENGAGEMENT_HALF_LIFE = timedelta(days=14)
 _JOIN_EVENTS = {"membership.announce.added": "added_users", "membership.announce.joined": "user",
                 "membership.announce.rejoined": "user"}  # fmt: skip
 _LEAVE_EVENTS = {"membership.notifications.removed": "removed_user", "membership.notifications.exited": "user"}
+
+
+def message_insert_once(*, message: Message) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING: True when this call stored the message, False for a repeat.
+
+    One statement (one round trip in autocommit) instead of BEGIN / INSERT / COMMIT, and a repeat costs no
+    exception or rollback. The unique (group, GroupMe message id) constraint decides between concurrent
+    deliveries. Works on PostgreSQL and SQLite ≥ 3.35.
+    """
+    fields = list(Message._meta.concrete_fields)
+    quote = connection.ops.quote_name
+    columns = ", ".join(quote(field.column) for field in fields)
+    placeholders = ", ".join(["%s"] * len(fields))
+    values = [field.get_db_prep_save(field.pre_save(message, add=True), connection) for field in fields]
+    # Only quoted identifiers from the model's own metadata are formatted in; every value is a parameter.
+    statement = (
+        f"INSERT INTO {quote(Message._meta.db_table)} ({columns}) VALUES ({placeholders}) "  # noqa: S608
+        f"ON CONFLICT ({quote('group_id')}, {quote('groupme_message_id')}) DO NOTHING RETURNING {quote('id')}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, values)
+        return cursor.fetchone() is not None
 
 
 def group_get_or_create(*, tenant: Tenant, groupme_group_id: str, name: str = "") -> Group:
