@@ -255,6 +255,11 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "config.beat:CodeDefinedDatabaseScheduler"
 # Defaults for the periodic jobs; django-celery-beat stores them, and edits made in the admin are kept.
 CELERY_BEAT_SCHEDULE = {
+    "analytics.aggregate_kpis": {
+        "task": "analytics.tasks.aggregate_kpis",
+        "schedule": crontab(minute="*/5"),
+        "options": {"expire_seconds": 240},
+    },
     "bots.sweep_outbox": {
         "task": "bots.tasks.sweep_outbox",
         "schedule": crontab(minute="*"),

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("bots.api.urls")),
     path("", include("groups.api.urls")),
     path("", include("monetization.api.urls")),
+    path("", include("analytics.api.urls")),
 ]
 
 urlpatterns = [

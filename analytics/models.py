@@ -1,0 +1,54 @@
+from django.db import models
+
+from tenants.models import Tenant, TenantOwnedModel
+
+
+class DailyRollup(TenantOwnedModel):
+    """Every KPI figure of one tenant-local day for one bot and group (both null: money nobody's interaction earned).
+
+    Rebuilt whole from raw rows, never incremented: running the rebuild twice, or again after a crash, gives the
+    same row. Response times are a histogram over fixed buckets (analytics.histogram), so percentiles over any
+    range come from merged buckets instead of re-reading interactions.
+    """
+
+    day = models.DateField()
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey("groups.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    messages = models.PositiveIntegerField(default=0)
+    interactions = models.PositiveIntegerField(default=0)
+    unhandled = models.PositiveIntegerField(default=0)
+    replies = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    conversions = models.PositiveIntegerField(default=0)
+    purchases = models.PositiveIntegerField(default=0)
+    revenue = models.JSONField(default=dict, help_text="Currency -> net minor units, refunds subtracted.")
+    response_time_buckets = models.JSONField(default=list)
+    sentiment_sum = models.FloatField(default=0.0)
+    sentiment_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"])]
+
+
+class MemberDay(TenantOwnedModel):
+    """A member who sent at least one message on a tenant-local day: distinct active members over any range
+    are exact (COUNT DISTINCT over these rows), never a sum of daily counts."""
+
+    day = models.DateField()
+    group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="+")
+    member = models.ForeignKey("groups.Member", on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day", "group"])]
+
+
+class AggregationWatermark(models.Model):
+    """How far the KPI job has read each tenant's raw rows; a day touched after it is rebuilt on the next run."""
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    read_through = models.DateTimeField(help_text="Rows created before this were rolled up.")
+    time_zone = models.CharField(max_length=64, help_text="The zone the days were cut in; a change rebuilds all.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.tenant_id} read through {self.read_through:%Y-%m-%d %H:%M}"

@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from analytics.services import kpi_aggregate
+
+
+@shared_task(name="analytics.tasks.aggregate_kpis")
+def aggregate_kpis(full: bool = False) -> list[dict[str, object]]:
+    return [vars(report) for report in kpi_aggregate(full=full)]

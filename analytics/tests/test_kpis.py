@@ -1,0 +1,352 @@
+"""KPI rollups and the KPI API: figures equal a direct computation from raw rows, however the job runs."""
+
+import json
+from datetime import UTC, date, datetime, timedelta
+from io import StringIO
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analytics import services as analytics_services
+from analytics.histogram import histogram_of, histogram_percentile
+from analytics.models import AggregationWatermark, DailyRollup
+from analytics.selectors import KpiScope, kpi_report, period_start
+from analytics.services import kpi_aggregate_tenant
+from bots.models import Interaction
+from bots.tests.factories import BotFactory, InteractionFactory
+from groups.models import Message
+from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
+from monetization.models import Click, Conversion
+from monetization.tests.factories import ClickFactory, ConversionFactory, MonetizationSourceFactory
+from tenants.tests.factories import TenantFactory
+
+pytestmark = pytest.mark.django_db
+
+CHICAGO = ZoneInfo("America/Chicago")
+NOW = datetime(2026, 11, 15, 18, 0, tzinfo=UTC)
+
+
+def _at(day: date, hour: int, zone: ZoneInfo = CHICAGO) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, 30, tzinfo=zone)
+
+
+@pytest.fixture
+def world(tenant):
+    """A Chicago tenant with two bots in two groups, their members, and a source."""
+    tenant.time_zone = CHICAGO
+    tenant.save()
+    bots = [BotFactory(tenant=tenant, group=GroupFactory(tenant=tenant)) for _ in range(2)]
+    members = {bot.pk: [MemberFactory(tenant=tenant, group=bot.group) for _ in range(3)] for bot in bots}
+    source = MonetizationSourceFactory(tenant=tenant)
+    return {"tenant": tenant, "bots": bots, "members": members, "source": source}
+
+
+def _message(world, *, bot, member, at):
+    return MessageFactory(tenant=world["tenant"], group=bot.group, bot=bot, member=member, sent_at=at)
+
+
+def _interaction(world, *, bot, member, at, handled=True, sent=True, response_ms=200, sentiment=0.5):
+    message = _message(world, bot=bot, member=member, at=at)
+    return InteractionFactory(
+        tenant=world["tenant"], bot=bot, group=bot.group, member=member, message=message, occurred_at=at,
+        handled=handled, reply_status="sent" if sent else "failed", response_time_ms=response_ms if sent else None,
+        sentiment=sentiment,
+    )  # fmt: skip
+
+
+def test_figures_of_a_day_match_what_happened(world, api):
+    bot, other_bot = world["bots"]
+    ana, bo, _ = world["members"][bot.pk]
+    day = date(2026, 11, 10)
+    _message(world, bot=bot, member=ana, at=_at(day, 9))
+    first = _interaction(world, bot=bot, member=ana, at=_at(day, 10), response_ms=150, sentiment=0.8)
+    _interaction(world, bot=bot, member=bo, at=_at(day, 11), handled=False, sent=False, sentiment=-0.4)
+    _interaction(world, bot=other_bot, member=world["members"][other_bot.pk][0], at=_at(day, 12), response_ms=900)
+    ClickFactory(tenant=world["tenant"], interaction=first, clicked_at=_at(day, 10))
+    ClickFactory(tenant=world["tenant"], interaction=first, clicked_at=_at(day, 10), is_bot=True)
+    for outcome, amount, currency in [("purchase", 5000, "USD"), ("refund", -1000, "USD"), ("signup", 0, "USD"),
+                                      ("donation", 700, "EUR")]:  # fmt: skip
+        ConversionFactory(tenant=world["tenant"], source=world["source"], interaction=first, outcome=outcome,
+                          amount=amount, currency=currency, occurred_at=_at(day, 13))  # fmt: skip
+    ConversionFactory(tenant=world["tenant"], source=world["source"], amount=300, occurred_at=_at(day, 14))
+
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    totals = api.get("/api/v1/kpis/", {"start": "2026-11-10", "end": "2026-11-10"}).json()["totals"]
+
+    assert totals["messages"] == 4
+    assert totals["active_members"] == 3
+    assert (totals["interactions"], totals["unhandled"], totals["replies"]) == (3, 1, 2)
+    assert (totals["clicks"], totals["conversions"], totals["purchases"]) == (1, 4, 2)
+    assert totals["revenue"] == {"EUR": 700, "USD": 4300}
+    assert totals["conversion_rate"] == round(2 / 3, 4)
+    assert totals["sentiment_avg"] == round((0.8 - 0.4 + 0.5) / 3, 4)
+    assert totals["response_time_p50_ms"] is not None
+    assert totals["response_time_p50_ms"] <= totals["response_time_p95_ms"]
+
+
+def test_days_are_cut_in_the_tenants_time_zone(world, api):
+    bot = world["bots"][0]
+    # 03:30 UTC on the 11th is 21:30 on the 10th in Chicago.
+    _message(world, bot=bot, member=world["members"][bot.pk][0], at=datetime(2026, 11, 11, 3, 30, tzinfo=UTC))
+
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    series = api.get("/api/v1/kpis/", {"start": "2026-11-10", "end": "2026-11-11"}).json()["series"]
+
+    assert [(entry["period"], entry["messages"]) for entry in series] == [("2026-11-10", 1), ("2026-11-11", 0)]
+
+
+def test_running_twice_or_after_a_crash_gives_the_same_figures(world, monkeypatch):
+    bot = world["bots"][0]
+    for offset in range(4):
+        _interaction(world, bot=bot, member=world["members"][bot.pk][offset % 3], at=_at(date(2026, 11, 1 + offset), 9))
+
+    kpi_aggregate_tenant(tenant=world["tenant"], full=True)
+    clean = sorted(DailyRollup.objects.values_list("day", "messages", "interactions", "replies"))
+    kpi_aggregate_tenant(tenant=world["tenant"], full=True)
+    assert sorted(DailyRollup.objects.values_list("day", "messages", "interactions", "replies")) == clean
+
+    real_rebuild = analytics_services.kpi_day_rebuild
+    calls = {"n": 0}
+
+    def crash_on_the_third_day(**kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("worker killed")
+        return real_rebuild(**kwargs)
+
+    monkeypatch.setattr(analytics_services, "kpi_day_rebuild", crash_on_the_third_day)
+    with pytest.raises(RuntimeError):
+        kpi_aggregate_tenant(tenant=world["tenant"], full=True)
+    monkeypatch.setattr(analytics_services, "kpi_day_rebuild", real_rebuild)
+    kpi_aggregate_tenant(tenant=world["tenant"])  # the watermark did not move: the next run finishes the job
+
+    assert sorted(DailyRollup.objects.values_list("day", "messages", "interactions", "replies")) == clean
+
+
+def test_a_late_postback_reopens_its_day(world, api):
+    bot = world["bots"][0]
+    interaction = _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(date(2026, 11, 3), 9))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    AggregationWatermark.objects.update(read_through=timezone.now() - timedelta(hours=1))
+
+    ConversionFactory(tenant=world["tenant"], source=world["source"], interaction=interaction, amount=2500,
+                      occurred_at=_at(date(2026, 11, 3), 20))  # fmt: skip
+    report = kpi_aggregate_tenant(tenant=world["tenant"])
+
+    assert report.days == 1
+    totals = api.get("/api/v1/kpis/", {"start": "2026-11-03", "end": "2026-11-03"}).json()["totals"]
+    assert totals["revenue"] == {"USD": 2500}
+
+
+def test_a_time_zone_change_rebuilds_the_tenant(world):
+    bot = world["bots"][0]
+    _message(world, bot=bot, member=world["members"][bot.pk][0], at=datetime(2026, 11, 11, 3, 30, tzinfo=UTC))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    assert list(DailyRollup.objects.values_list("day", flat=True)) == [date(2026, 11, 10)]
+
+    world["tenant"].time_zone = ZoneInfo("Europe/Berlin")
+    world["tenant"].save()
+    report = kpi_aggregate_tenant(tenant=world["tenant"])
+
+    assert report.full
+    assert list(DailyRollup.objects.values_list("day", flat=True)) == [date(2026, 11, 11)]
+
+
+def test_series_fill_gaps_and_weeks_start_on_monday_with_the_previous_period(world, api):
+    bot = world["bots"][0]
+    member = world["members"][bot.pk][0]
+    _interaction(world, bot=bot, member=member, at=_at(date(2026, 11, 4), 9))  # a Wednesday
+    _interaction(world, bot=bot, member=member, at=_at(date(2026, 10, 28), 9))  # the week before
+    kpi_aggregate_tenant(tenant=world["tenant"])
+
+    report = api.get("/api/v1/kpis/", {"start": "2026-11-02", "end": "2026-11-15", "granularity": "week"}).json()
+
+    assert [(entry["period"], entry["interactions"]) for entry in report["series"]] == [
+        ("2026-11-02", 1),
+        ("2026-11-09", 0),
+    ]
+    assert report["previous"]["start"] == "2026-10-19"
+    assert report["previous"]["interactions"] == 1
+    assert report["previous"]["active_members"] == 1
+
+
+def test_filters_by_bot_and_group(world, api):
+    bot, other_bot = world["bots"]
+    _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(date(2026, 11, 5), 9))
+    _interaction(world, bot=other_bot, member=world["members"][other_bot.pk][0], at=_at(date(2026, 11, 5), 9))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    params = {"start": "2026-11-05", "end": "2026-11-05"}
+
+    by_bot = api.get("/api/v1/kpis/", {**params, "bot": str(bot.pk)}).json()["totals"]
+    by_group = api.get("/api/v1/kpis/", {**params, "group": str(other_bot.group_id)}).json()["totals"]
+
+    assert (by_bot["interactions"], by_bot["active_members"]) == (1, 1)
+    assert (by_group["interactions"], by_group["active_members"]) == (1, 1)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"start": "2026-11-05"}, "end"), ({"start": "nope", "end": "2026-11-05"}, "start"),
+     ({"start": "2026-11-05", "end": "2026-11-01"}, "end"), ({"start": "2024-01-01", "end": "2026-11-05"}, "end"),
+     ({"start": "2026-11-01", "end": "2026-11-05", "granularity": "hour"}, "granularity"),
+     ({"start": "2026-11-01", "end": "2026-11-05", "bot": "not-a-bot"}, "bot")],
+)  # fmt: skip
+def test_bad_kpi_requests_are_400_naming_the_field(api, params, field):
+    response = api.get("/api/v1/kpis/", params)
+    assert response.status_code == 400
+    assert field in response.json()["fields"]
+
+
+def test_another_tenants_key_sees_none_of_these_figures(world, other_tenant, api_client_for):
+    bot = world["bots"][0]
+    _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(date(2026, 11, 5), 9))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    intruder = api_client_for(other_tenant)
+    params = {"start": "2026-11-01", "end": "2026-11-30"}
+
+    assert intruder.get("/api/v1/kpis/", params).json()["totals"]["interactions"] == 0
+    assert intruder.get("/api/v1/kpis/", {**params, "bot": str(bot.pk)}).status_code == 400
+    assert api_client_for(world["tenant"]).get("/api/v1/kpis/", params).json()["totals"]["interactions"] == 1
+
+
+def test_a_years_range_answers_in_a_constant_number_of_queries(world, api, django_assert_num_queries):
+    bot = world["bots"][0]
+    for offset in range(0, 360, 9):
+        _interaction(world, bot=bot, member=world["members"][bot.pk][offset % 3], at=_at(date(2025, 11, 20) +
+                     timedelta(days=offset), 9))  # fmt: skip
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    api.get("/api/v1/kpis/", {"start": "2025-11-20", "end": "2026-11-14"})
+    # key lookup; rollups of the range and of the previous range; active members overall, previous, per period
+    with django_assert_num_queries(6):
+        response = api.get("/api/v1/kpis/", {"start": "2025-11-20", "end": "2026-11-14", "granularity": "month"})
+    assert response.json()["totals"]["interactions"] == 40
+
+
+def test_aggregate_kpis_command(world):
+    bot = world["bots"][0]
+    _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(date(2026, 11, 5), 9))
+    out = StringIO()
+
+    call_command("aggregate_kpis", "--tenant", world["tenant"].slug, "--full", stdout=out, stderr=StringIO())
+
+    report = json.loads(out.getvalue())
+    assert report["tenant"] == world["tenant"].slug
+    assert report["full"] is True
+    assert DailyRollup.objects.filter(interactions=1).exists()
+    with pytest.raises(CommandError):
+        call_command("aggregate_kpis", "--tenant", "nobody", stdout=StringIO())
+
+
+# --- The property: rollups equal a direct computation from raw rows, for every granularity and filter ---------------
+
+events = st.lists(
+    st.tuples(
+        st.integers(min_value=0, max_value=40),  # day offset
+        st.integers(min_value=0, max_value=23),  # hour (UTC)
+        st.integers(min_value=0, max_value=1),  # which bot
+        st.integers(min_value=0, max_value=2),  # which member
+        st.sampled_from(["chatter", "handled", "unhandled", "failed", "clicked", "bought", "refunded"]),
+        st.integers(min_value=0, max_value=20_000),  # response time ms
+    ),
+    max_size=25,
+)
+
+
+def _direct(tenant, *, start, end, bot=None, group=None):
+    """The figures computed straight from raw rows, as an auditor would."""
+    zone = tenant.time_zone
+    lower = datetime.combine(start, datetime.min.time(), tzinfo=zone)
+    upper = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    messages = Message.objects.filter(tenant=tenant, sent_at__gte=lower, sent_at__lt=upper, sender_type="user")
+    interactions = Interaction.objects.filter(tenant=tenant, occurred_at__gte=lower, occurred_at__lt=upper)
+    clicks = Click.objects.filter(tenant=tenant, clicked_at__gte=lower, clicked_at__lt=upper, is_bot=False)
+    conversions = Conversion.objects.filter(tenant=tenant, occurred_at__gte=lower, occurred_at__lt=upper)
+    if bot is not None:
+        messages, interactions = messages.filter(bot=bot), interactions.filter(bot=bot)
+        clicks, conversions = clicks.filter(interaction__bot=bot), conversions.filter(interaction__bot=bot)
+    if group is not None:
+        messages, interactions = messages.filter(group=group), interactions.filter(group=group)
+        clicks, conversions = clicks.filter(interaction__group=group), conversions.filter(interaction__group=group)
+    times = list(interactions.filter(reply_status="sent").values_list("response_time_ms", flat=True))
+    revenue: dict[str, int] = {}
+    for currency, amount in conversions.values_list("currency", "amount"):
+        revenue[currency] = revenue.get(currency, 0) + amount
+    counted = interactions.count()
+    purchases = conversions.filter(outcome="purchase").count()
+    return {
+        "messages": messages.count(),
+        "active_members": messages.values("member").distinct().count(),
+        "interactions": counted,
+        "unhandled": interactions.filter(handled=False).count(),
+        "replies": len(times),
+        "clicks": clicks.count(),
+        "conversions": conversions.exclude(outcome="refund").count(),
+        "purchases": purchases,
+        "revenue": dict(sorted(revenue.items())),
+        "conversion_rate": round(purchases / counted, 4) if counted else 0,
+        "response_time_p50_ms": histogram_percentile(histogram_of(times), 0.5),
+        "response_time_p95_ms": histogram_percentile(histogram_of(times), 0.95),
+    }
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    traffic=events,
+    granularity=st.sampled_from(["day", "week", "month"]),
+    scope=st.sampled_from(["all", "bot", "group"]),
+)
+def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, scope):
+    tenant = TenantFactory(time_zone=CHICAGO)
+    bots = [BotFactory(tenant=tenant, group=GroupFactory(tenant=tenant)) for _ in range(2)]
+    members = [[MemberFactory(tenant=tenant, group=bot.group) for _ in range(3)] for bot in bots]
+    source = MonetizationSourceFactory(tenant=tenant)
+    base = datetime(2026, 9, 1, tzinfo=UTC)
+    for index, (offset, hour, which, who, kind, response_ms) in enumerate(traffic):
+        at = base + timedelta(days=offset, hours=hour)
+        bot, member = bots[which], members[which][who]
+        message = MessageFactory(tenant=tenant, group=bot.group, bot=bot, member=member, sent_at=at)
+        if kind == "chatter":
+            continue
+        interaction = InteractionFactory(
+            tenant=tenant, bot=bot, group=bot.group, member=member, message=message, occurred_at=at,
+            handled=kind != "unhandled", reply_status="failed" if kind == "failed" else "sent",
+            response_time_ms=None if kind == "failed" else response_ms,
+        )  # fmt: skip
+        if kind in ("clicked", "bought", "refunded"):
+            ClickFactory(tenant=tenant, interaction=interaction, clicked_at=at + timedelta(minutes=5))
+        if kind in ("bought", "refunded"):
+            amount = -800 if kind == "refunded" else 1200 + index
+            outcome = "refund" if kind == "refunded" else "purchase"
+            ConversionFactory(tenant=tenant, source=source, interaction=interaction, outcome=outcome, amount=amount,
+                              occurred_at=at + timedelta(hours=1))  # fmt: skip
+    kpi_aggregate_tenant(tenant=tenant)
+
+    start, end = date(2026, 8, 31), date(2026, 10, 20)
+    bot = bots[0] if scope == "bot" else None
+    group = bots[1].group if scope == "group" else None
+    report = kpi_report(
+        scope=KpiScope(tenant=tenant, bot_id=bot.pk if bot else None, group_id=group.pk if group else None),
+        start=start, end=end, granularity=granularity, group_of_bot=bot.group_id if bot else None,
+    )  # fmt: skip
+
+    expected = _direct(tenant, start=start, end=end, bot=bot, group=group)
+    assert {name: report["totals"][name] for name in expected} == expected
+    for entry in report["series"]:
+        period = date.fromisoformat(entry["period"])
+        period_end = min(end, _period_end(period, granularity))
+        direct = _direct(tenant, start=max(start, period), end=period_end, bot=bot, group=group)
+        assert {name: entry[name] for name in direct} == direct, entry["period"]
+
+
+def _period_end(period: date, granularity: str) -> date:
+    if granularity == "day":
+        return period
+    if granularity == "week":
+        return period + timedelta(days=6)
+    following = (period.replace(day=28) + timedelta(days=4)).replace(day=1)
+    assert period_start(following, "month") == following
+    return following - timedelta(days=1)
