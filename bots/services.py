@@ -165,8 +165,8 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
     name = message.sender_name or "there"
     rule: Rule | None = None
     if member is not None and command == bot.optout_command:
-        intent, reply = "optout", f"{name}, you're opted out: I won't keep your messages. Send " \
-                                 f"{bot.command_prefix}{bot.optin_command} to opt back in."  # fmt: skip
+        optin = f"{bot.command_prefix}{bot.optin_command}"
+        intent, reply = "optout", f"{name}, you're opted out: I won't keep your messages. Send {optin} to opt back in."
     elif member is not None and command == bot.optin_command:
         intent, reply = "optin", f"Welcome back, {name}! Your messages count again."
     else:
@@ -201,20 +201,18 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
         # The link is unique to this interaction, so it needs the interaction's row first. Opted-out members get
         # no monetized replies at all: no offer, no link, nothing to track.
         link = interaction_link_url(interaction=interaction, link=rule.link)
-        reply = interaction.reply_text = reply_render(rule.response, name=name, link=link)
-        interaction.save(update_fields=["reply_text"])
-
+        reply = reply_render(rule.response, name=name, link=link)
     quiet_reason = _loop_breaker_check(bot=bot, message=message)
     if reply and not quiet_reason:
         # After the loop breaker: a reply that stays quiet carries no ad and records no impression.
         sponsored = sponsored_line_for_reply(interaction=interaction, member=member)
-        if sponsored:
-            reply = interaction.reply_text = f"{reply}\n\n{sponsored}"
-            interaction.save(update_fields=["reply_text"])
+        reply = f"{reply}\n\n{sponsored}" if sponsored else reply
     parts = reply_split(reply)
+    interaction.reply_text = reply
     if quiet_reason or not parts:
         interaction.reply_status = Interaction.ReplyStatus.NONE
-        interaction.save(update_fields=["reply_status"])
+    interaction.save(update_fields=["reply_text", "reply_status"])
+    if interaction.reply_status == Interaction.ReplyStatus.NONE:
         return interaction
     ReplyPart.objects.bulk_create(
         ReplyPart(tenant_id=message.tenant_id, interaction=interaction, sequence=index, text=part)
