@@ -3,6 +3,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from drf_spectacular.utils import extend_schema
@@ -76,8 +77,6 @@ class BotViewSet(
         payload.is_valid(raise_exception=True)
         fields = payload.to_service_fields()
         if fields.pop("groupme_group_id", bot.group.groupme_group_id) != bot.group.groupme_group_id:
-            from django.core.exceptions import ValidationError
-
             raise ValidationError({"groupme_group_id": "A bot belongs to one group; create another bot instead."})
         fields.pop("avatar_url", None)
         return Response(BotSerializer(bot_update(bot=bot, **fields)).data)

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.conf import settings
 from rest_framework import serializers
 
 from bots.models import Interaction
@@ -47,8 +48,6 @@ class LinkSerializer(serializers.ModelSerializer[Link]):
         read_only_fields = ["id", "code", "clicks", "short_url", "created_at"]
 
     def get_short_url(self, link: Link) -> str:
-        from django.conf import settings
-
         return f"{settings.PUBLIC_BASE_URL}/l/{link.code}"
 
 

@@ -1,6 +1,7 @@
 from typing import Any
 
 import django_filters
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status
@@ -53,8 +54,6 @@ class MonetizationSourceViewSet(
         payload.is_valid(raise_exception=True)
         fields = dict(payload.validated_data)
         if fields.pop("kind", source.kind) != source.kind:
-            from django.core.exceptions import ValidationError
-
             raise ValidationError({"kind": "A source's kind cannot change; create another source."})
         return Response(self.get_serializer(source_update(source=source, **fields)).data)
 
