@@ -37,6 +37,7 @@ from bots.services import (
 )
 from tenants.api.authentication import ApiClient
 from tenants.api.base import TenantScopedViewSet
+from tenants.api.filters import StrictBooleanFilter
 from tenants.api.pagination import NewestFirstCursorPagination
 from tenants.models import Tenant
 
@@ -141,7 +142,7 @@ class InteractionFilter(django_filters.FilterSet):
     since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     reply_status = django_filters.ChoiceFilter(choices=Interaction.ReplyStatus.choices)
-    handled = django_filters.BooleanFilter()
+    handled = StrictBooleanFilter()
 
     class Meta:
         model = Interaction

@@ -164,3 +164,16 @@ def test_a_second_bot_in_the_same_group_is_refused_until_the_first_is_deleted(ap
     assert refused.status_code == 400
     assert "groupme_group_id" in refused.json()["fields"]
     assert accepted.status_code == 201
+
+
+@pytest.mark.parametrize("value", ["maybe", "yes please"])
+def test_a_boolean_filter_with_a_bad_value_is_a_400_not_ignored(api, value):
+    response = api.get("/api/v1/interactions/", {"handled": value})
+    assert response.status_code == 400
+    assert "handled" in response.json()["fields"]
+
+
+def test_boolean_filters_take_true_and_false(api, tenant):
+    InteractionFactory(tenant=tenant, handled=False)
+    assert len(api.get("/api/v1/interactions/", {"handled": "false"}).json()["results"]) == 1
+    assert api.get("/api/v1/interactions/", {"handled": "true"}).json()["results"] == []

@@ -8,6 +8,7 @@ from groups.api.serializers import GroupSerializer, MemberSerializer
 from groups.models import Group, Member
 from groups.selectors import group_list, member_list
 from tenants.api.base import TenantScopedViewSet
+from tenants.api.filters import StrictBooleanFilter
 from tenants.models import Tenant
 
 
@@ -21,7 +22,7 @@ class GroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScope
 
 class MemberFilter(django_filters.FilterSet):
     group = django_filters.UUIDFilter(field_name="group_id")
-    opted_out = django_filters.BooleanFilter(field_name="opted_out_at", lookup_expr="isnull", exclude=True)
+    opted_out = StrictBooleanFilter(field_name="opted_out_at", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Member

@@ -29,6 +29,7 @@ from monetization.services import (
     source_update,
 )
 from tenants.api.base import TenantScopedViewSet
+from tenants.api.filters import StrictBooleanFilter
 from tenants.models import Tenant
 
 
@@ -98,7 +99,7 @@ class ConversionFilter(django_filters.FilterSet):
     outcome = django_filters.ChoiceFilter(choices=Conversion.Outcome.choices)
     since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
     until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
-    attributed = django_filters.BooleanFilter(field_name="interaction", lookup_expr="isnull", exclude=True)
+    attributed = StrictBooleanFilter(field_name="interaction", lookup_expr="isnull", exclude=True)
 
     class Meta:
         model = Conversion
