@@ -6,7 +6,8 @@ and the occasional callback GroupMe delivers twice. Message ids come from the se
 traffic again is answered as duplicates and changes nothing.
 
 Delivery goes through the real callback URL, in this process (Django's test client) or over HTTP, so what the
-simulation stores, counts and answers is exactly what live traffic would. `simulate_traffic` and `seed_demo` use it.
+simulation stores, counts and answers is exactly what live traffic would. `simulate_traffic` and `seed_demo` use it;
+`monetization/demo_money.py` sends the demo's clicks and payments through the same `in_process_client`.
 """
 
 from __future__ import annotations
@@ -464,9 +465,16 @@ class CallbackPoster(Protocol):
         """POSTs one callback; the HTTP status, or None when there was no answer."""
 
 
+def in_process_client() -> Client:
+    """Django's test client as a visitor reaches this project: every request goes through the whole stack (URLs,
+    middleware, views), in this process, without a server. Send requests with `secure=True`: when
+    SECURE_SSL_REDIRECT is on, a plain-HTTP request would only get a redirect."""
+    return Client(HTTP_HOST=_allowed_host())
+
+
 def in_process_poster() -> CallbackPoster:
     """Callbacks through Django's whole request stack in this process, without a server."""
-    client = Client(HTTP_HOST=_allowed_host())
+    client = in_process_client()
 
     def post(*, path: str, payload: Payload) -> int | None:
         # secure: when SECURE_SSL_REDIRECT is on, a plain-HTTP request would only get a redirect.

@@ -33,10 +33,11 @@ from tenants.url_tokens import url_token_hash, url_token_new, url_token_plausibl
 
 logger = logging.getLogger("botyard.monetization")
 
-# Link-preview fetchers and crawlers: GroupMe and every chat app unfurl links as soon as they are posted.
+# Link-preview fetchers and crawlers: chat apps unfurl links as soon as they are posted. Not "GroupMe" itself:
+# its in-app browser carries real people, and its unfurler announces itself as a preview.
 _BOT_AGENTS = re.compile(
-    r"bot|crawl|spider|preview|fetch|facebookexternalhit|embedly|slack|discord|whatsapp|telegram|skype|"
-    r"groupme|iframely|curl|wget|python-requests|httpclient|okhttp|headless",
+    r"bot|crawl|spider|preview|facebookexternalhit|embedly|slack|discord|whatsapp|telegram|skype|"
+    r"iframely|curl|wget|python-requests|httpclient|okhttp|headless",
     re.IGNORECASE,
 )
 SHORT_CODE_BYTES = 6  # 48 random bits, 8 URL-safe characters

@@ -305,3 +305,9 @@ def test_the_service_refuses_another_tenants_interaction_named_explicitly(tenant
     with pytest.raises(ValidationError):
         conversion_record(source=source, report=report)
     assert not Conversion.objects.exists()
+
+
+def test_a_person_in_groupmes_in_app_browser_is_a_human_click(client, tenant):
+    link = link_create(tenant=tenant, destination_url="https://x.example/")
+    client.get(f"/l/{link.code}", HTTP_USER_AGENT="Mozilla/5.0 (iPhone; CPU iPhone OS 17_0) GroupMe/6.1.2")
+    assert not Click.objects.get().is_bot

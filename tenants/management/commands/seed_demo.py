@@ -1,15 +1,27 @@
 import contextlib
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from bots.models import Bot
-from bots.selectors import bot_list
-from bots.services import bot_create, rule_create
+from bots.selectors import bot_list, rule_list
+from bots.services import bot_create, rule_create, rule_update
 from bots.simulation import DeliveryTally, bot_traffic_simulate, groupme_for_inline_replies, pipeline_logs_quieted
 from groups.services import group_get_or_create
+from monetization.demo_money import (
+    DemoCreative,
+    DemoLink,
+    DemoMoneyPlan,
+    DemoSource,
+    demo_money_setup,
+    demo_money_simulate,
+    demo_money_summary,
+)
+from monetization.models import MonetizationSource
 from tenants.models import Role, Tenant
 from tenants.services import membership_grant, tenant_create, user_get_or_create
 
@@ -32,7 +44,7 @@ class DemoBot:
     members: int
     history_share: float  # of the demo's messages
     seed: int
-    rules: tuple[dict[str, Any], ...]
+    rules: tuple[dict[str, Any], ...]  # rule_create's fields; "link" names one of the tenant's DemoLinks
     regex_examples: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
@@ -67,7 +79,8 @@ DEMO_BOTS = {
                     "intent": "deals",
                     "priority": 20,
                     "response": "This week: 20% off trail shoes at Lakeside Outfitters and 2-for-1 kayak rentals "
-                    "before noon. Ends Sunday!",
+                    "before noon. Ends Sunday! {link}",
+                    "link": "Lakeside weekly deals",
                 },
                 {
                     "name": "Coupon",
@@ -75,7 +88,8 @@ DEMO_BOTS = {
                     "pattern": "coupon",
                     "intent": "coupon",
                     "priority": 30,
-                    "response": "Here's your code, {name}: LAKESIDE10 (10% off, this week only).",
+                    "response": "Here's your code, {name}: LAKESIDE10 (10% off, this week only). Shop: {link}",
+                    "link": "Lakeside coupon",
                 },
                 {
                     "name": "Rental prices",
@@ -83,7 +97,8 @@ DEMO_BOTS = {
                     "pattern": PRICING_REGEX,
                     "intent": "pricing",
                     "priority": 40,
-                    "response": "Rentals: kayaks $25/day, paddleboards $30/day, bikes $15/day.",
+                    "response": "Rentals: kayaks $25/day, paddleboards $30/day, bikes $15/day. Book ahead: {link}",
+                    "link": "Lakeside rentals",
                 },
                 {
                     "name": "Pizza night",
@@ -143,7 +158,9 @@ DEMO_BOTS = {
                     "pattern": "join",
                     "intent": "signup",
                     "priority": 40,
-                    "response": "Welcome aboard, {name}! Dues are optional; club shirts are $20.",
+                    "response": "Welcome aboard, {name}! Dues are optional; club shirts are $20. Chip in to the "
+                    "Community Fund: {link}",
+                    "link": "Community Fund",
                 },
                 {
                     "name": "Weather",
@@ -175,10 +192,81 @@ DEMO_BOTS = {
 }
 
 
+LAKESIDE_SHOP = "https://lakeside-outfitters.example.com"
+GROUPME_UTM = "utm_source=groupme&utm_medium=bot"
+Kind = MonetizationSource.Kind
+
+DEMO_MONEY = {
+    "Demo Community": DemoMoneyPlan(
+        sources=(
+            # A 45-day window: longer than the history, so every click in it can still be converted (the
+            # postback is attributed when it arrives, i.e. now).
+            DemoSource(
+                name="Lakeside Outfitters",
+                kind=Kind.AFFILIATE,
+                attribution_window_days=45,
+                details={"program": "Lakeside Partners", "commission": "8% of each sale", "currency": "USD"},
+            ),
+            DemoSource(
+                name="Marco's Pizza",
+                kind=Kind.SPONSORSHIP,
+                attribution_window_days=45,
+                details={"deal": "a reply-mode line in both groups; $2 per loyalty-club signup", "currency": "USD"},
+            ),
+            DemoSource(name="Community Fund", kind=Kind.DONATION, details={"provider": "stripe", "currency": "USD"}),
+            DemoSource(
+                name="Lakeside Runners Plus",
+                kind=Kind.SUBSCRIPTION,
+                details={"provider": "stripe", "price": "4.99 USD a month", "currency": "USD"},
+            ),
+        ),
+        links=(
+            DemoLink(
+                name="Lakeside weekly deals",
+                source="Lakeside Outfitters",
+                destination_url=f"{LAKESIDE_SHOP}/deals?{GROUPME_UTM}&utm_campaign=weekly-deals",
+            ),
+            # The affiliate network reads its own parameter name for the click id.
+            DemoLink(
+                name="Lakeside coupon",
+                source="Lakeside Outfitters",
+                click_param="subid",
+                destination_url=f"{LAKESIDE_SHOP}/coupon/LAKESIDE10?{GROUPME_UTM}&utm_campaign=coupon",
+            ),
+            DemoLink(
+                name="Lakeside rentals",
+                source="Lakeside Outfitters",
+                destination_url=f"{LAKESIDE_SHOP}/rentals?{GROUPME_UTM}&utm_campaign=rentals",
+            ),
+            DemoLink(
+                name="Marco's loyalty club",
+                source="Marco's Pizza",
+                destination_url=f"https://marcos-pizza.example.com/club?{GROUPME_UTM}&utm_campaign=slices",
+            ),
+            DemoLink(
+                name="Community Fund",
+                source="Community Fund",
+                destination_url=f"https://donate.example.org/lakeside-community-fund?{GROUPME_UTM}",
+            ),
+        ),
+        creatives=(
+            DemoCreative(
+                name="Weeknight slices",
+                source="Marco's Pizza",
+                link="Marco's loyalty club",
+                text="Two slices and a soda for $6 on weeknights. Join the club for a free garlic knot:",
+            ),
+        ),
+        seed=1,
+    ),
+}
+
+
 class Command(BaseCommand):
     help = (
-        "Create demo tenants, a demo login, and for Demo Community two bots with rules and a month of history "
-        "made by driving the real callback pipeline (idempotent); prints how to log in."
+        "Create demo tenants, a demo login, and for Demo Community two bots with rules, money sources, links and a "
+        "sponsor, and a month of history made by driving the real callback, click, postback and payment endpoints "
+        "(idempotent); prints how to log in."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -218,7 +306,8 @@ class Command(BaseCommand):
             rule_count = sum(len(demo_bot.rules) for demo_bot in demo_bots)
             self.stdout.write(f"{tenant.name}: created {len(demo_bots)} bots with {rule_count} rules.")
         else:
-            self.stdout.write(f"{tenant.name}: has bots already; they and their rules are left as they are.")
+            self.stdout.write(f"{tenant.name}: has bots already; they and their rules are kept.")
+        self._seed_money_setup(tenant=tenant, demo_bots=demo_bots, days=days)
         history = DeliveryTally()
         for demo_bot in demo_bots:
             bot = bot_list(tenant=tenant).filter(name=demo_bot.name).first()
@@ -242,6 +331,52 @@ class Command(BaseCommand):
                 f"{history.outcomes['accepted']} stored, {history.outcomes['duplicates']} repeats answered as "
                 f"duplicates, {history.outcomes['refused'] + history.outcomes['failed']} refused or failed."
             )
+        self._seed_money_traffic(tenant=tenant, days=days)
+
+    def _seed_money_setup(self, *, tenant: Tenant, demo_bots: tuple[DemoBot, ...], days: float) -> None:
+        """Sources, links and the sponsor's creative, once; the rules that offer a link get it (before the history
+        is replayed, so that the replies carry short URLs)."""
+        plan = DEMO_MONEY.get(tenant.name)
+        if plan is None:
+            return
+        with transaction.atomic():
+            setup = demo_money_setup(
+                tenant=tenant, plan=plan, creatives_start=timezone.now() - timedelta(days=days + 1)
+            )
+            if not setup.created:
+                return
+            linked = 0
+            for demo_bot in demo_bots:
+                bot = bot_list(tenant=tenant).filter(name=demo_bot.name).first()
+                if bot is None:
+                    continue
+                rules = {rule.name: rule for rule in rule_list(tenant=tenant, bot=bot)}
+                for planned in demo_bot.rules:
+                    rule = rules.get(planned["name"])
+                    if "link" in planned and rule is not None and rule.link_id is None:
+                        rule_update(rule=rule, link=setup.links[planned["link"]], response=planned["response"])
+                        linked += 1
+        self.stdout.write(
+            f"{tenant.name}: created {len(plan.sources)} money sources, {len(plan.links)} links and "
+            f"{len(plan.creatives)} sponsored creative(s); {linked} rules reply with a link."
+        )
+
+    def _seed_money_traffic(self, *, tenant: Tenant, days: float) -> None:
+        plan = DEMO_MONEY.get(tenant.name)
+        if plan is None:
+            return
+        tally = demo_money_simulate(tenant=tenant, plan=plan, since=timezone.now() - timedelta(days=days))
+        if tally.sent:
+            self.stdout.write(f"{tenant.name}: money traffic through the public endpoints: {tally.line()}.")
+        for answer in tally.unexpected:
+            self.stderr.write(f"{tenant.name}: unexpected answer: {answer}")
+        summary = demo_money_summary(tenant=tenant)
+        self.stdout.write(f"{tenant.name}: money: {summary.line()}.")
+        if not summary.human_clicks + summary.preview_clicks:
+            self.stdout.write(
+                f"{tenant.name}: no reply carries a short URL (the history predates the links); seed a fresh "
+                "database for clicks and the conversions that follow them."
+            )
 
 
 def _demo_bot_create(*, tenant: Tenant, demo_bot: DemoBot) -> Bot:
@@ -254,5 +389,6 @@ def _demo_bot_create(*, tenant: Tenant, demo_bot: DemoBot) -> Bot:
         fallback_text=demo_bot.fallback_text,
     )
     for rule in demo_bot.rules:
-        rule_create(bot=bot, **rule)
+        # Links are the money setup's, attached right after (rule_update); the response already has {link}.
+        rule_create(bot=bot, **{name: value for name, value in rule.items() if name != "link"})
     return bot
