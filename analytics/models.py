@@ -52,3 +52,30 @@ class AggregationWatermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant_id} read through {self.read_through:%Y-%m-%d %H:%M}"
+
+
+class BotHealthCondition(models.TextChoices):
+    SILENT = "silent", "Silent bot"
+    ERROR_RATE = "error_rate", "Reply errors"
+    RATE_LIMITED = "rate_limited", "Rate limited by GroupMe"
+    LOOP_BREAKER = "loop_breaker", "Loop breaker open"
+    FAILING_BOT_ID = "failing_bot_id", "GroupMe bot id keeps failing"
+
+
+class BotHealthAlert(TenantOwnedModel):
+    """One e-mailed bot health alert. The row is the claim, inserted before the e-mail is sent: the unique
+    constraint lets one run (of any number running at once) send it, once per bot, condition and tenant-local day."""
+
+    bot = models.ForeignKey("bots.Bot", on_delete=models.CASCADE, related_name="+")
+    condition = models.CharField(max_length=20, choices=BotHealthCondition.choices)
+    local_day = models.DateField(help_text="The day in the tenant's time zone.")
+    sent_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["bot", "condition", "local_day"], name="bot_health_alert_once_per_day"),
+        ]
+        indexes = [models.Index(fields=["tenant", "local_day"])]
+
+    def __str__(self) -> str:
+        return f"{self.condition} of {self.bot_id} on {self.local_day}"

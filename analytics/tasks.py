@@ -1,5 +1,6 @@
 from celery import shared_task
 
+import analytics.health_tasks  # noqa: F401 - autodiscovery imports only <app>.tasks; this registers the health job
 from analytics.services import kpi_aggregate
 
 

@@ -221,6 +221,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RuleKindEnum": "bots.models.Rule.Kind",
         "MonetizationSourceKindEnum": "monetization.models.MonetizationSource.Kind",
+        "BotHealthConditionEnum": "analytics.models.BotHealthCondition",
+        "BotHealthSeverityEnum": ["warning", "critical"],
     },
 }
 
@@ -264,6 +266,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "bots.tasks.sweep_outbox",
         "schedule": crontab(minute="*"),
         "options": {"expire_seconds": 50},
+    },
+    "analytics.check_bot_health": {
+        "task": "analytics.health_tasks.check_bot_health",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expire_seconds": 540},
     },
     "monetization.post_scheduled_sponsored_messages": {
         "task": "monetization.tasks.post_scheduled_sponsored_messages",

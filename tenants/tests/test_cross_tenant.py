@@ -88,6 +88,7 @@ PER_TENANT_SINGLETON_ROUTES = {
     "groupme-groups": "bots/tests/test_provisioning.py::test_groupme_connection_is_per_tenant",
     "revenue-ledger": "monetization/tests/test_ledger.py::test_another_tenants_key_sees_none_of_this_tenants_money",
     "reconciliation": "monetization/tests/test_ledger.py::test_another_tenants_key_sees_none_of_this_tenants_money",
+    "bot-health": "analytics/tests/test_bot_health.py::test_another_tenants_bots_do_not_exist_here",
     "exports": "analytics/tests/test_exports.py::test_another_tenants_key_sees_none_of_these_rows",
     "kpis": "analytics/tests/test_kpis.py::test_another_tenants_key_sees_none_of_these_figures",
     "sponsor-performance": "monetization/tests/test_sponsorship.py::test_sponsor_performance_is_per_tenant",
