@@ -92,6 +92,11 @@ PER_TENANT_SINGLETON_ROUTES = {
     "exports": "analytics/tests/test_exports.py::test_another_tenants_key_sees_none_of_these_rows",
     "kpis": "analytics/tests/test_kpis.py::test_another_tenants_key_sees_none_of_these_figures",
     "sponsor-performance": "monetization/tests/test_sponsorship.py::test_sponsor_performance_is_per_tenant",
+    **dict.fromkeys(
+        ["insights-active-members", "insights-retention", "insights-funnel", "insights-intents",
+         "insights-sentiment", "insights-economics"],
+        "analytics/tests/test_insights.py::test_another_tenants_key_sees_none_of_these_insights",
+    ),
 }
 
 
