@@ -219,8 +219,14 @@ def test_concurrent_duplicate_postbacks_record_one_conversion(tenant):
     source = source_create(tenant=tenant, name="S", kind="affiliate")
     report = conversion_report_clean(event="purchase", amount=700, currency="USD", txn_id="race")
 
+    def record(_):
+        try:
+            return conversion_record(source=source, report=report)
+        finally:
+            connection.close()  # each thread has its own connection; leave none behind on the test database
+
     with ThreadPoolExecutor(max_workers=6) as pool:
-        results = list(pool.map(lambda _: conversion_record(source=source, report=report), range(12)))
+        results = list(pool.map(record, range(12)))
 
     assert Conversion.objects.count() == 1
     assert sum(created for _, created in results) == 1
