@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 from django_filters.utils import translate_validation
@@ -23,7 +22,7 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from analytics.api.views import MAX_RANGE_DAYS, _date
+from analytics.api.params import MAX_RANGE_DAYS, analytics_query
 from analytics.exports import (
     CONVERSION_HEADER,
     INTERACTION_HEADER,
@@ -34,11 +33,10 @@ from analytics.exports import (
     kpi_table,
     ledger_table,
 )
-from analytics.selectors import GRANULARITIES, KpiScope, kpi_report
+from analytics.selectors import GRANULARITIES, kpi_report
 from bots.api.views import InteractionFilter
 from bots.models import Interaction
-from bots.selectors import bot_get, interaction_list
-from groups.selectors import group_get
+from bots.selectors import interaction_list
 from monetization.api.ledger_views import MAX_PERIOD_DAYS, RevenueLedgerQuerySerializer
 from monetization.api.views import ConversionFilter
 from monetization.ledger import LEDGER_GROUPINGS, revenue_ledger
@@ -68,34 +66,11 @@ def _conversions(tenant: Tenant, request: Request) -> Table:
 
 
 def _kpis(tenant: Tenant, request: Request) -> Table:
-    # The checks of analytics.api.views.KpiView.get, which keeps them inline; the same messages, the same limits.
-    params = request.query_params
-    errors: dict[str, str] = {}
-    start, end = _date(params, "start", errors), _date(params, "end", errors)
-    granularity = params.get("granularity", "day")
-    if granularity not in GRANULARITIES:
-        errors["granularity"] = f"One of {', '.join(GRANULARITIES)}."
-    if start and end and end < start:
-        errors["end"] = "On or after start."
-    elif start and end and (end - start).days + 1 > MAX_RANGE_DAYS:
-        errors["end"] = f"A range is at most {MAX_RANGE_DAYS} days."
-    bot = group = None
-    if params.get("bot"):
-        bot = bot_get(tenant=tenant, bot_id=params["bot"])
-        if bot is None:
-            errors["bot"] = "No such bot."
-    if params.get("group"):
-        group = group_get(tenant=tenant, group_id=params["group"])
-        if group is None:
-            errors["group"] = "No such group."
-    if errors:
-        raise ValidationError(errors)
-    assert start is not None
-    assert end is not None
-    scope = KpiScope(tenant=tenant, bot_id=bot.pk if bot else None, group_id=group.pk if group else None)
+    query = analytics_query(request.query_params, tenant=tenant, granular=True)
     report = kpi_report(
-        scope=scope, start=start, end=end, granularity=granularity, group_of_bot=bot.group_id if bot else None
-    )
+        scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
+        group_of_bot=query.group_of_bot,
+    )  # fmt: skip
     return kpi_table(report)
 
 

@@ -5,12 +5,8 @@ Read-only figures for the API key's tenant, so plain `APIView`s: parameters are 
 `analytics.insights` answers, scoped to the tenant, and a serializer shapes the response.
 """
 
-from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.http import QueryDict
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -18,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from analytics.api.views import MAX_RANGE_DAYS, _date
+from analytics.api.params import MAX_RANGE_DAYS, AnalyticsQuery, analytics_query
 from analytics.insights import (
     active_members_rolling,
     community_economics,
@@ -27,35 +23,10 @@ from analytics.insights import (
     sentiment_trend,
     top_intents,
 )
-from analytics.selectors import GRANULARITIES, KpiScope
-from bots.selectors import bot_get
-from groups.selectors import group_get
+from analytics.selectors import GRANULARITIES
 from tenants.api.authentication import ApiClient
 
 # --- Parameters --------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class InsightQuery:
-    scope: KpiScope
-    start: date
-    end: date
-    granularity: str
-    numbers: dict[str, int | None]
-
-
-def _number(params: QueryDict, name: str, *, low: int, high: int, errors: dict[str, str]) -> int | None:
-    raw = params.get(name)
-    if not raw:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        value = low - 1
-    if not low <= value <= high:
-        errors[name] = f"A whole number from {low} to {high}."
-        return None
-    return value
 
 
 def _insight_query(
@@ -64,39 +35,11 @@ def _insight_query(
     needs_start: bool = True,
     granular: bool = False,
     numbers: dict[str, tuple[int, int]] | None = None,
-) -> InsightQuery:
-    """The tenant's scope and the checked parameters; every mistake at once, as a 400 naming its field."""
+) -> AnalyticsQuery:
     assert isinstance(request.user, ApiClient), "the default authentication and permission classes require a key"
-    tenant = request.user.tenant
-    params = request.query_params
-    errors: dict[str, str] = {}
-    end = _date(params, "end", errors)
-    start = _date(params, "start", errors) if needs_start else end
-    granularity = params.get("granularity", "day") if granular else "day"
-    if granularity not in GRANULARITIES:
-        errors["granularity"] = f"One of {', '.join(GRANULARITIES)}."
-    if start and end and end < start:
-        errors["end"] = "On or after start."
-    elif start and end and (end - start).days + 1 > MAX_RANGE_DAYS:
-        errors["end"] = f"A range is at most {MAX_RANGE_DAYS} days."
-    checked = {
-        name: _number(params, name, low=low, high=high, errors=errors) for name, (low, high) in (numbers or {}).items()
-    }
-    bot = group = None
-    if params.get("bot"):
-        bot = bot_get(tenant=tenant, bot_id=params["bot"])
-        if bot is None:
-            errors["bot"] = "No such bot."
-    if params.get("group"):
-        group = group_get(tenant=tenant, group_id=params["group"])
-        if group is None:
-            errors["group"] = "No such group."
-    if errors:
-        raise ValidationError(errors)
-    assert start is not None
-    assert end is not None
-    scope = KpiScope(tenant=tenant, bot_id=bot.pk if bot else None, group_id=group.pk if group else None)
-    return InsightQuery(scope=scope, start=start, end=end, granularity=granularity, numbers=checked)
+    return analytics_query(
+        request.query_params, tenant=request.user.tenant, needs_start=needs_start, granular=granular, numbers=numbers
+    )
 
 
 _SCOPE_PARAMETERS = [
