@@ -209,3 +209,14 @@ def kpi_aggregate(
 ) -> list[AggregationReport]:
     chosen = tenants if tenants is not None else Tenant.objects.filter(is_active=True).order_by("pk")
     return [kpi_aggregate_tenant(tenant=tenant, full=full, since=since) for tenant in chosen]
+
+
+def kpi_finalize_yesterday(*, now: datetime | None = None) -> list[AggregationReport]:
+    """The nightly pass: rebuild each tenant's yesterday and today (in its own zone) whatever the watermark says,
+    so a day is settled from every row that arrived for it, however late or out of order."""
+    moment = now or timezone.now()
+    reports = []
+    for tenant in Tenant.objects.filter(is_active=True).order_by("pk"):
+        yesterday = moment.astimezone(tenant.time_zone).date() - timedelta(days=1)
+        reports.append(kpi_aggregate_tenant(tenant=tenant, since=yesterday))
+    return reports

@@ -267,6 +267,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*"),
         "options": {"expire_seconds": 50},
     },
+    # Hourly, so every tenant's night, whatever its zone, is followed by a pass that settles its yesterday.
+    "analytics.finalize_kpis": {
+        "task": "analytics.tasks.finalize_kpis",
+        "schedule": crontab(minute="40", hour="*"),
+        "options": {"expire_seconds": 3000},
+    },
     "analytics.check_bot_health": {
         "task": "analytics.health_tasks.check_bot_health",
         "schedule": crontab(minute="*/10"),

@@ -15,7 +15,7 @@ from analytics import services as analytics_services
 from analytics.histogram import histogram_of, histogram_percentile
 from analytics.models import AggregationWatermark, DailyRollup
 from analytics.selectors import KpiScope, kpi_report, period_start
-from analytics.services import kpi_aggregate_tenant
+from analytics.services import kpi_aggregate_tenant, kpi_finalize_yesterday
 from bots.models import Interaction
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.models import Message
@@ -140,6 +140,19 @@ def test_a_late_postback_reopens_its_day(world, api):
     assert report.days == 1
     totals = api.get("/api/v1/kpis/", {"start": "2026-11-03", "end": "2026-11-03"}).json()["totals"]
     assert totals["revenue"] == {"USD": 2500}
+
+
+def test_the_nightly_pass_settles_yesterday_whatever_the_watermark_says(world):
+    bot = world["bots"][0]
+    now = timezone.now()
+    yesterday = now.astimezone(CHICAGO).date() - timedelta(days=1)
+    _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(yesterday, 12))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    DailyRollup.objects.filter(day=yesterday).update(interactions=99)  # drifted, and no new rows to reveal it
+
+    kpi_finalize_yesterday(now=now)
+
+    assert DailyRollup.objects.get(day=yesterday).interactions == 1
 
 
 def test_a_time_zone_change_rebuilds_the_tenant(world):
