@@ -32,6 +32,7 @@ from groups.services import (
     member_record_message,
     membership_event_apply,
     message_insert_once,
+    message_text_expire,
 )
 from monetization.services import interaction_link_url
 from monetization.sponsorship import sponsored_line_for_reply
@@ -500,3 +501,15 @@ def rule_update(*, rule: Rule, **fields: Any) -> Rule:
 
 def rule_delete(*, rule: Rule) -> None:
     rule.delete()
+
+
+def raw_text_expire(*, now: datetime | None = None) -> dict[str, int]:
+    """Drops message text older than RAW_TEXT_RETENTION_DAYS (messages and the interactions that quote them)."""
+    horizon = (now or timezone.now()) - timedelta(days=settings.RAW_TEXT_RETENTION_DAYS)
+    messages = message_text_expire(sent_before=horizon)
+    stale = Interaction.objects.filter(occurred_at__lt=horizon, message_text__isnull=False).order_by("occurred_at")
+    ids = list(stale.values_list("pk", flat=True)[:5000])
+    interactions = Interaction.objects.filter(pk__in=ids).update(message_text=None)
+    report = {"messages": messages, "interactions": interactions}
+    logger.info("raw text expired", extra=report)
+    return report

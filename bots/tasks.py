@@ -5,7 +5,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from bots.outbox import outbox_sweep
-from bots.services import ReplyRetryLater, message_process, reply_give_up, reply_send
+from bots.services import ReplyRetryLater, message_process, raw_text_expire, reply_give_up, reply_send
 
 logger = logging.getLogger("botyard.bots")
 
@@ -38,3 +38,8 @@ def send_reply(self: Task, tenant_id: str, interaction_id: str) -> str:  # type:
 @shared_task(name="bots.tasks.sweep_outbox")
 def sweep_outbox() -> dict[str, int]:
     return outbox_sweep()
+
+
+@shared_task(name="bots.tasks.expire_raw_text")
+def expire_raw_text() -> dict[str, int]:
+    return raw_text_expire()

@@ -232,6 +232,8 @@ SPECTACULAR_SETTINGS = {
 BOTS_REPLY_RETRY_BASE_SECONDS = env.float("BOTS_REPLY_RETRY_BASE_SECONDS", default=1.0)
 BOTS_REPLY_RETRY_MAX_SECONDS = env.float("BOTS_REPLY_RETRY_MAX_SECONDS", default=60.0)
 BOTS_REPLY_MAX_RETRIES = env.int("BOTS_REPLY_MAX_RETRIES", default=6)
+# Message text older than this is dropped (the rows, counts and KPIs stay): what members wrote is not kept forever.
+RAW_TEXT_RETENTION_DAYS = env.int("RAW_TEXT_RETENTION_DAYS", default=365)
 # More replies than this to one minute of a group's messages trips a bot's loop breaker.
 BOTS_LOOP_MAX_REPLIES_PER_MINUTE = env.int("BOTS_LOOP_MAX_REPLIES_PER_MINUTE", default=60)
 
@@ -282,6 +284,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "monetization.tasks.post_scheduled_sponsored_messages",
         "schedule": crontab(minute="*/5"),
         "options": {"expire_seconds": 240},
+    },
+    "bots.expire_raw_text": {
+        "task": "bots.tasks.expire_raw_text",
+        "schedule": crontab(minute="*/30"),
+        "options": {"expire_seconds": 1500},
     },
     "tenants.rotate_api_keys": {
         "task": "tenants.tasks.rotate_api_keys",

@@ -143,3 +143,11 @@ def member_opt_in(*, member: Member) -> None:
     if member.opted_out_at is not None:
         member.opted_out_at = None
         member.save(update_fields=["opted_out_at"])
+
+
+def message_text_expire(*, sent_before: datetime, batch: int = 5000) -> int:
+    """Retention: message text and attachments older than the horizon are dropped, in bounded batches; the rows
+    (and so every count and KPI) stay. Returns how many messages lost their text."""
+    expiring = Message.objects.filter(sent_at__lt=sent_before, text__isnull=False).order_by("sent_at")
+    ids = list(expiring.values_list("pk", flat=True)[:batch])
+    return Message.objects.filter(pk__in=ids).update(text=None, attachments=[])

@@ -258,3 +258,19 @@ def test_a_reply_flood_within_one_minute_of_the_group_trips_the_breaker(bot, del
     assert bot.is_breaker_open
     assert "replies in a minute" in bot.breaker_last_reason
     assert Interaction.objects.filter(reply_status="sent").count() == 4 + 3
+
+
+def test_message_text_past_retention_is_dropped_but_the_counts_stay(bot, deliver, settings):
+    from bots.services import raw_text_expire
+
+    settings.RAW_TEXT_RETENTION_DAYS = 30
+    RuleFactory(tenant=bot.tenant, bot=bot, pattern="help")
+    old = int((timezone.now() - timedelta(days=40)).timestamp())
+    deliver(bot, text="!help from long ago", created_at=old)
+    deliver(bot, text="recent words")
+
+    assert raw_text_expire() == {"messages": 1, "interactions": 1}
+    assert raw_text_expire() == {"messages": 0, "interactions": 0}
+    assert sorted(Message.objects.values_list("text", flat=True), key=str) == [None, "recent words"]
+    assert Interaction.objects.get().message_text is None
+    assert Message.objects.count() == 2
