@@ -33,6 +33,14 @@ def bot_get(*, tenant: Tenant, bot_id: str | UUID) -> Bot | None:
         return None
 
 
+def bot_get_with_history(*, tenant: Tenant, bot_id: str | UUID) -> Bot | None:
+    """A bot of the tenant, deleted ones included: their history stays in the figures and can be filtered on."""
+    try:
+        return Bot.objects.for_tenant(tenant).filter(pk=bot_id).first()
+    except (ValueError, ValidationError):
+        return None
+
+
 def rule_list(*, tenant: Tenant, bot: Bot) -> QuerySet[Rule]:
     return Rule.objects.for_tenant(tenant).filter(bot=bot)
 

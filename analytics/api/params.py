@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from analytics.selectors import GRANULARITIES, KpiScope
-from bots.selectors import bot_get
+from bots.selectors import bot_get_with_history
 from groups.selectors import group_get
 from tenants.models import Tenant
 
@@ -77,7 +77,7 @@ def analytics_query(
     bot = group = None
     bot_id, group_id = params.get("bot"), params.get("group")
     if bot_id:
-        bot = bot_get(tenant=tenant, bot_id=str(bot_id))
+        bot = bot_get_with_history(tenant=tenant, bot_id=str(bot_id))
         if bot is None:
             errors["bot"] = "No such bot."
     if group_id:

@@ -363,3 +363,14 @@ def _period_end(period: date, granularity: str) -> date:
     following = (period.replace(day=28) + timedelta(days=4)).replace(day=1)
     assert period_start(following, "month") == following
     return following - timedelta(days=1)
+
+
+def test_a_deleted_bots_history_can_still_be_filtered_on(world, api):
+    bot = world["bots"][0]
+    _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(date(2026, 11, 5), 9))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    assert api.delete(f"/api/v1/bots/{bot.pk}/").status_code == 204
+
+    totals = api.get("/api/v1/kpis/", {"start": "2026-11-05", "end": "2026-11-05", "bot": str(bot.pk)}).json()
+
+    assert totals["totals"]["interactions"] == 1
