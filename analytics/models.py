@@ -34,6 +34,8 @@ class MemberDay(TenantOwnedModel):
     """A member who sent at least one message on a tenant-local day: distinct active members over any range
     are exact (COUNT DISTINCT over these rows), never a sum of daily counts."""
 
+    # An integer key the database assigns, so a day's rows are written by one INSERT … SELECT DISTINCT.
+    id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
     day = models.DateField()
     group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="+")
     member = models.ForeignKey("groups.Member", on_delete=models.CASCADE, related_name="+")

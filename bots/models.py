@@ -119,6 +119,7 @@ class Interaction(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "-occurred_at"]),
             models.Index(fields=["bot", "-occurred_at"]),
+            models.Index(fields=["tenant", "created_at"]),  # the KPI job's "what was written since"
         ]
 
     def __str__(self) -> str:
@@ -152,7 +153,8 @@ class ReplyPart(TenantOwnedModel):
         indexes = [
             models.Index(
                 fields=["updated_at"], name="reply_part_unsent", condition=models.Q(status__in=["pending", "sending"])
-            )
+            ),
+            models.Index(fields=["tenant", "updated_at"]),  # KPI job and bot health: parts changed since
         ]
 
     def __str__(self) -> str:

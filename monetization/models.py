@@ -90,6 +90,7 @@ class Click(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "-clicked_at"]),
             models.Index(fields=["link", "-clicked_at"]),
+            models.Index(fields=["tenant", "created_at"]),  # the KPI job's "what was written since"
         ]
 
 
@@ -132,6 +133,7 @@ class Conversion(TenantOwnedModel):
         indexes = [
             models.Index(fields=["tenant", "-occurred_at"]),
             models.Index(fields=["interaction"]),
+            models.Index(fields=["tenant", "created_at"]),  # the KPI job's "what was written since"
         ]
 
     def __str__(self) -> str:
