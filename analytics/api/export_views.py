@@ -42,7 +42,7 @@ from monetization.api.views import ConversionFilter
 from monetization.ledger import LEDGER_GROUPINGS, revenue_ledger
 from monetization.models import Conversion
 from monetization.selectors import conversion_list
-from tenants.api.authentication import ApiClient
+from tenants.api.authentication import request_tenant
 from tenants.models import Tenant
 from tenants.scoping import ensure_scoped
 
@@ -184,8 +184,7 @@ class ExportView(APIView):
         },
     )
     def get(self, request: Request, kind: str) -> StreamingHttpResponse:
-        assert isinstance(request.user, ApiClient)
-        tenant = request.user.tenant
+        tenant = request_tenant(request)
         export = EXPORTS.get(kind)
         if export is None:
             raise NotFound(f"No such export; use one of {', '.join(EXPORTS)}.")

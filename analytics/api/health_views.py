@@ -9,7 +9,7 @@ from rest_framework.views import APIView
 from analytics.health import BotHealth, bot_health
 from analytics.models import BotHealthCondition
 from bots.selectors import bot_get
-from tenants.api.authentication import ApiClient
+from tenants.api.authentication import request_tenant
 
 
 class BotHealthConditionSerializer(serializers.Serializer[object]):
@@ -74,8 +74,7 @@ class BotHealthView(APIView):
         responses={200: BotHealthListSerializer},
     )
     def get(self, request: Request) -> Response:
-        assert isinstance(request.user, ApiClient)
-        tenant = request.user.tenant
+        tenant = request_tenant(request)
         bots = None
         if request.query_params.get("bot"):
             bot = bot_get(tenant=tenant, bot_id=request.query_params["bot"])

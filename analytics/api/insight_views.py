@@ -24,7 +24,7 @@ from analytics.insights import (
     top_intents,
 )
 from analytics.selectors import GRANULARITIES
-from tenants.api.authentication import ApiClient
+from tenants.api.authentication import request_tenant
 
 # --- Parameters --------------------------------------------------------------------------------------------------
 
@@ -36,9 +36,9 @@ def _insight_query(
     granular: bool = False,
     numbers: dict[str, tuple[int, int]] | None = None,
 ) -> AnalyticsQuery:
-    assert isinstance(request.user, ApiClient), "the default authentication and permission classes require a key"
+    tenant = request_tenant(request)
     return analytics_query(
-        request.query_params, tenant=request.user.tenant, needs_start=needs_start, granular=granular, numbers=numbers
+        request.query_params, tenant=tenant, needs_start=needs_start, granular=granular, numbers=numbers
     )
 
 

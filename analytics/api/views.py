@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 
 from analytics.api.params import analytics_query
 from analytics.selectors import GRANULARITIES, kpi_report
-from tenants.api.authentication import ApiClient
+from tenants.api.authentication import request_tenant
 
 
 class KpiView(APIView):
@@ -24,8 +24,7 @@ class KpiView(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
-        assert isinstance(request.user, ApiClient)
-        query = analytics_query(request.query_params, tenant=request.user.tenant, granular=True)
+        query = analytics_query(request.query_params, tenant=request_tenant(request), granular=True)
         report = kpi_report(
             scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
             group_of_bot=query.group_of_bot,

@@ -78,7 +78,7 @@ class GroupMeConnectionSerializer(serializers.Serializer[dict[str, Any]]):
     connected_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
-class GroupMeGroupSerializer(serializers.Serializer[None]):
+class GroupMeGroupSerializer(serializers.Serializer[Any]):
     group_id = serializers.CharField()
     name = serializers.CharField()
     member_count = serializers.IntegerField()

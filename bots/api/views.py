@@ -35,7 +35,7 @@ from bots.services import (
     rule_delete,
     rule_update,
 )
-from tenants.api.authentication import ApiClient
+from tenants.api.authentication import request_tenant
 from tenants.api.base import TenantScopedViewSet
 from tenants.api.filters import StrictBooleanFilter
 from tenants.api.pagination import NewestFirstCursorPagination
@@ -171,26 +171,22 @@ class GroupMeConnectionView(APIView):
         connection = groupme_connection_get(tenant=tenant)
         return {"connected": connection is not None, "connected_at": connection.created_at if connection else None}
 
-    def _tenant(self, request: Request) -> Tenant:
-        assert isinstance(request.user, ApiClient)
-        return request.user.tenant
-
     @extend_schema(responses={200: GroupMeConnectionSerializer})
     def get(self, request: Request) -> Response:
-        return Response(GroupMeConnectionSerializer(self._state(self._tenant(request))).data)
+        return Response(GroupMeConnectionSerializer(self._state(request_tenant(request))).data)
 
     @extend_schema(request=GroupMeConnectionSerializer, responses={200: GroupMeConnectionSerializer})
     def put(self, request: Request) -> Response:
         payload = GroupMeConnectionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
-        tenant = self._tenant(request)
+        tenant = request_tenant(request)
         with groupme_errors():
             groupme_connection_set(tenant=tenant, access_token=payload.validated_data["access_token"])
         return Response(GroupMeConnectionSerializer(self._state(tenant)).data)
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
-        connection = groupme_connection_get(tenant=self._tenant(request))
+        connection = groupme_connection_get(tenant=request_tenant(request))
         if connection is not None:
             connection.delete()
         return Response(status=status.HTTP_204_NO_CONTENT)
@@ -201,7 +197,6 @@ class GroupMeGroupsView(APIView):
 
     @extend_schema(responses={200: GroupMeGroupSerializer(many=True)})
     def get(self, request: Request) -> Response:
-        assert isinstance(request.user, ApiClient)
         with groupme_errors():
-            groups = groupme_groups(tenant=request.user.tenant)
+            groups = groupme_groups(tenant=request_tenant(request))
         return Response({"results": GroupMeGroupSerializer(groups, many=True).data})

@@ -15,8 +15,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from monetization.ledger import LEDGER_GROUPINGS, reconciliation, revenue_ledger, revenue_totals
-from tenants.api.authentication import ApiClient
-from tenants.models import Tenant
+from tenants.api.authentication import request_tenant
 
 MAX_PERIOD_DAYS = 366
 
@@ -140,12 +139,6 @@ _PERIOD_PARAMETERS = [
 ]
 
 
-def _tenant(request: Request) -> Tenant:
-    client = request.user
-    assert isinstance(client, ApiClient), "the default authentication and permission classes require an API key"
-    return client.tenant
-
-
 class RevenueLedgerView(APIView):
     """Revenue per currency (never added across currencies), optionally per day, source, bot and group."""
 
@@ -166,7 +159,7 @@ class RevenueLedgerView(APIView):
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
         group_by = query.validated_data["group_by"]
-        tenant = _tenant(request)
+        tenant = request_tenant(request)
         ledger = {
             "start": start, "end": end, "group_by": group_by,
             "rows": revenue_ledger(tenant=tenant, start=start, end=end, group_by=group_by),
@@ -187,5 +180,5 @@ class ReconciliationView(APIView):
         query = LedgerPeriodQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        report = reconciliation(tenant=_tenant(request), start=start, end=end)
+        report = reconciliation(tenant=request_tenant(request), start=start, end=end)
         return Response(ReconciliationSerializer({"start": start, "end": end, **report}).data)

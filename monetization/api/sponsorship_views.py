@@ -24,7 +24,7 @@ from monetization.sponsorship import (
     creative_update,
     sponsor_performance,
 )
-from tenants.api.authentication import ApiClient
+from tenants.api.authentication import request_tenant
 from tenants.api.base import TenantScopedViewSet
 from tenants.models import Tenant
 
@@ -75,7 +75,5 @@ class SponsorPerformanceView(APIView):
         query = SponsorPerformanceQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         start, end = query.validated_data["start"], query.validated_data["end"]
-        client = request.user
-        assert isinstance(client, ApiClient), "the default permission classes require an API key"
-        rows = sponsor_performance(tenant=client.tenant, start=start, end=end)
+        rows = sponsor_performance(tenant=request_tenant(request), start=start, end=end)
         return Response(SponsorPerformanceSerializer({"start": start, "end": end, "rows": rows}).data)

@@ -28,6 +28,13 @@ class ApiClient:
         return f"api key {self.api_key.prefix}"
 
 
+def request_tenant(request: Request) -> Tenant:
+    """The tenant of an authenticated API request: the one its key belongs to, resolved once by authentication."""
+    client = request.user
+    assert isinstance(client, ApiClient), "the default authentication and permission classes require an API key"
+    return client.tenant
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """`Authorization: Api-Key <key>` or `X-Api-Key: <key>`."""
 

@@ -2,7 +2,7 @@ from typing import Any
 
 from rest_framework.viewsets import GenericViewSet
 
-from tenants.api.authentication import ApiClient
+from tenants.api.authentication import ApiClient, request_tenant
 from tenants.models import Tenant
 from tenants.scoping import TenantScopedQuerysetMixin
 
@@ -15,9 +15,7 @@ class TenantScopedViewSet(TenantScopedQuerysetMixin, GenericViewSet):  # type: i
     """
 
     def get_tenant(self) -> Tenant:
-        client = self.request.user
-        assert isinstance(client, ApiClient), "authentication runs before any queryset is built"
-        return client.tenant
+        return request_tenant(self.request)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
