@@ -38,6 +38,7 @@ lint: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --settings=config.test_settings
 
 services:
+	.ci/ensure-browser
 	.ci/ensure-services
 
 worker: install

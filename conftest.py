@@ -163,3 +163,54 @@ def wait_for() -> Callable[..., object]:
         raise AssertionError(f"timed out after {timeout}s waiting for {message}")
 
     return poll
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Any]:
+    """Debian's chromium driven by Playwright (never a downloaded browser); skipped where it is not installed."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"browser test: needs {CHROMIUM} (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it are safe.
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browser_page(chromium: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser context (own cookies, clipboard allowed) on the live server; `page.base` is its URL."""
+    context = chromium.new_context(
+        base_url=live_server.url, permissions=["clipboard-read", "clipboard-write"], accept_downloads=True
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    page.base = live_server.url
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def browser_login(browser_page: Any) -> Callable[..., Any]:
+    """Log `user` in through the real login form; returns the page."""
+
+    def login(user: Any, password: str = "pw-for-browser-tests") -> Any:
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        browser_page.goto("/accounts/login/")
+        browser_page.get_by_label("E-mail address").fill(user.email)
+        browser_page.get_by_label("Password").fill(password)
+        browser_page.get_by_role("button", name="Log in").click()
+        browser_page.wait_for_load_state()
+        return browser_page
+
+    return login

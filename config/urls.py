@@ -23,6 +23,12 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("t/<slug:tenant_slug>/", include("tenants.urls")),
+    path("t/<slug:tenant_slug>/", include("tenants.page_urls")),
+    path("t/<slug:tenant_slug>/", include("analytics.page_urls")),
+    path("t/<slug:tenant_slug>/", include("bots.page_urls")),
+    path("t/<slug:tenant_slug>/", include("bots.interaction_page_urls")),
+    path("t/<slug:tenant_slug>/", include("groups.page_urls")),
+    path("t/<slug:tenant_slug>/", include("monetization.page_urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(authentication_classes=[], permission_classes=[]), name="schema"),
     path(

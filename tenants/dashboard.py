@@ -22,6 +22,9 @@ class TenantViewMixin(LoginRequiredMixin):
     request: HttpRequest
     membership: Membership
     tenant: Tenant
+    # Which sidebar entry is current: "overview", "analytics", "bots", "groups", "interactions", "links", "money",
+    # "sponsored", "api-keys", "team" or "settings".
+    nav_section = ""
 
     def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
@@ -43,6 +46,8 @@ class TenantViewMixin(LoginRequiredMixin):
             tenant=self.tenant,
             membership=self.membership,
             memberships=membership_list_for_user(user=self.request.user),  # type: ignore[arg-type]
+            nav_section=self.nav_section,
+            can_write=self.membership.can_write,
         )
         return context
 

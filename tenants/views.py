@@ -17,3 +17,4 @@ def tenant_chooser(request: HttpRequest) -> HttpResponse:
 
 class TenantHomeView(TenantPageView):
     template_name = "tenants/home.html"
+    nav_section = "overview"

@@ -93,8 +93,14 @@ PER_TENANT_SINGLETON_ROUTES = {
     "kpis": "analytics/tests/test_kpis.py::test_another_tenants_key_sees_none_of_these_figures",
     "sponsor-performance": "monetization/tests/test_sponsorship.py::test_sponsor_performance_is_per_tenant",
     **dict.fromkeys(
-        ["insights-active-members", "insights-retention", "insights-funnel", "insights-intents",
-         "insights-sentiment", "insights-economics"],
+        [
+            "insights-active-members",
+            "insights-retention",
+            "insights-funnel",
+            "insights-intents",
+            "insights-sentiment",
+            "insights-economics",
+        ],
         "analytics/tests/test_insights.py::test_another_tenants_key_sees_none_of_these_insights",
     ),
 }
@@ -137,12 +143,25 @@ def test_api_lists_show_nothing_of_other_tenants(route, tenant, other_tenant, ap
     assert str(theirs.pk) in api_client_for(tenant).get(url).content.decode()
 
 
+def _dashboard_url(route: Route, tenant: Any, *, slug: str | None = None) -> str:
+    """The page's URL for an object of `tenant` (made by its model's factory when the page takes one)."""
+    values = {"tenant_slug": slug or tenant.slug}
+    if route.kwargs - {"tenant_slug"}:
+        obj = _factory_for(route.view_class.model)(tenant=tenant)
+        values.update({name: str(getattr(obj, f"{name.removesuffix('_pk')}_id")) for name in route.kwargs
+                       if name.endswith("_pk")})  # fmt: skip
+        if "pk" in route.kwargs:
+            values["pk"] = str(obj.pk)
+    return route.url(**values)
+
+
+# A page answers its owner with the page (200), a redirect, or 405 when it is a POST-only action; never 404.
+REACHED = (200, 302, 405)
+
+
 @pytest.mark.parametrize("route", DASHBOARD_ROUTES, ids=str)
 def test_dashboard_pages_of_another_tenant_do_not_exist(route, tenant, other_tenant, client):
-    values = {"tenant_slug": tenant.slug}
-    if "pk" in route.kwargs:
-        values["pk"] = str(_factory_for(route.view_class.model)(tenant=tenant).pk)
-    url = route.url(**values)
+    url = _dashboard_url(route, tenant)
     client.force_login(MembershipFactory(tenant=other_tenant, user=UserFactory(), role=Role.OWNER).user)
 
     for method in ("get", "post"):
@@ -151,4 +170,31 @@ def test_dashboard_pages_of_another_tenant_do_not_exist(route, tenant, other_ten
         assert escape(tenant.name) not in response.content.decode()
 
     client.force_login(MembershipFactory(tenant=tenant, user=UserFactory(), role=Role.OWNER).user)
-    assert client.get(url).status_code == 200
+    assert client.get(url).status_code in REACHED
+
+
+@pytest.mark.parametrize("route", [r for r in DASHBOARD_ROUTES if r.kwargs - {"tenant_slug"}], ids=str)
+def test_a_member_of_two_tenants_cannot_reach_one_tenants_object_under_the_other(route, tenant, other_tenant, client):
+    user = UserFactory()
+    MembershipFactory(tenant=tenant, user=user, role=Role.OWNER)
+    MembershipFactory(tenant=other_tenant, user=user, role=Role.OWNER)
+    client.force_login(user)
+    theirs = _dashboard_url(route, tenant)
+    under_the_other = _dashboard_url(route, tenant, slug=other_tenant.slug)
+    assert theirs != under_the_other
+
+    for method in ("get", "post"):
+        response = getattr(client, method)(under_the_other)
+        assert response.status_code == 404, f"{method.upper()} {under_the_other} answered {response.status_code}"
+    assert client.get(theirs).status_code in REACHED
+
+
+@pytest.mark.parametrize("route", DASHBOARD_ROUTES, ids=str)
+def test_analysts_change_nothing_on_any_page(route, tenant, client):
+    url = _dashboard_url(route, tenant)
+    client.force_login(MembershipFactory(tenant=tenant, user=UserFactory(), role=Role.ANALYST).user)
+
+    assert client.get(url).status_code in REACHED
+    for method in ("post", "put", "patch", "delete"):
+        response = getattr(client, method)(url)
+        assert response.status_code == 403, f"{method.upper()} {url} answered {response.status_code} to an analyst"
