@@ -147,7 +147,7 @@ def _dashboard_url(route: Route, tenant: Any, *, slug: str | None = None) -> str
     """The page's URL for an object of `tenant` (made by its model's factory when the page takes one)."""
     values = {"tenant_slug": slug or tenant.slug}
     if route.kwargs - {"tenant_slug"}:
-        obj = _factory_for(route.view_class.model)(tenant=tenant)
+        obj: Any = _factory_for(route.view_class.model)(tenant=tenant)
         values.update({name: str(getattr(obj, f"{name.removesuffix('_pk')}_id")) for name in route.kwargs
                        if name.endswith("_pk")})  # fmt: skip
         if "pk" in route.kwargs:
