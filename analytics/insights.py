@@ -22,7 +22,8 @@ from django.db.models.expressions import Combinable
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from analytics.models import MemberDay
-from analytics.selectors import KpiScope, _periods, _rollups, period_start
+from analytics.periods import period_start, periods_between
+from analytics.selectors import KpiScope, _rollups
 from analytics.services import day_bounds
 from bots.models import Interaction
 from bots.selectors import bot_list
@@ -184,7 +185,7 @@ def retention_cohorts(*, scope: KpiScope, start: date, end: date, weeks: int = 8
         (_as_date(row["cohort"]), _as_date(row["week"])): row["active"] for row in pairs
     }
     cohorts: list[RetentionCohort] = []
-    for cohort in _periods(first_week, end, "week"):
+    for cohort in periods_between(first_week, end, "week"):
         size = active.get((cohort, cohort), 0)  # every member is active in the week of their first active day
         offsets: list[RetentionWeek] = []
         for offset in range(weeks + 1):
@@ -425,7 +426,7 @@ def sentiment_trend(*, scope: KpiScope, start: date, end: date, granularity: str
         totals=_sentiment_figures(totals),
         series=[
             SentimentPeriod(period=period, **_sentiment_figures(by_period.get(period)))
-            for period in _periods(start, end, granularity)
+            for period in periods_between(start, end, granularity)
         ],
     )
 

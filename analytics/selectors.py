@@ -1,23 +1,24 @@
 """KPI reads: totals, the previous period and a gap-free series, from the rollup tables only.
 
-A constant number of queries for any range: the rollup rows of the range (one per day, bot and group), and the
-distinct active members per period and overall, counted exactly from member-day rows.
+A bounded number of queries for any range: the rollup rows of the range (one per day, bot and group); distinct active
+members overall by one index probe per member; per period from the counts the rebuild stores for whole days, weeks
+and months, and live for the at most two periods the range's ends cut through. Every figure is exact.
 """
 
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, QuerySet
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from analytics.histogram import histogram_merge, histogram_percentile
-from analytics.models import DailyRollup, MemberDay
+from analytics.models import ActiveMembers, AggregationWatermark, DailyRollup, MemberDay
+from analytics.periods import period_end, period_start, periods_between
+from groups.models import Member
 from tenants.models import Tenant
 
-GRANULARITIES = ("day", "week", "month")
 COUNTERS = ("messages", "interactions", "unhandled", "replies", "clicks", "conversions", "purchases")
 
 
@@ -30,28 +31,6 @@ class KpiScope:
     group_id: Any = None
 
 
-def period_start(day: date, granularity: str) -> date:
-    if granularity == "week":
-        return day - timedelta(days=day.weekday())  # ISO weeks start on Monday
-    if granularity == "month":
-        return day.replace(day=1)
-    return day
-
-
-def _periods(start: date, end: date, granularity: str) -> list[date]:
-    periods: list[date] = []
-    current = period_start(start, granularity)
-    while current <= end:
-        periods.append(current)
-        if granularity == "day":
-            current += timedelta(days=1)
-        elif granularity == "week":
-            current += timedelta(days=7)
-        else:
-            current = (current.replace(day=28) + timedelta(days=4)).replace(day=1)
-    return periods
-
-
 def _rollups(scope: KpiScope, start: date, end: date) -> QuerySet[DailyRollup]:
     rows = DailyRollup.objects.for_tenant(scope.tenant).filter(day__gte=start, day__lte=end)
     if scope.bot_id is not None:
@@ -61,9 +40,33 @@ def _rollups(scope: KpiScope, start: date, end: date) -> QuerySet[DailyRollup]:
     return rows
 
 
-def _member_days(scope: KpiScope, start: date, end: date, *, group_id: Any) -> QuerySet[MemberDay]:
-    rows = MemberDay.objects.for_tenant(scope.tenant).filter(day__gte=start, day__lte=end)
-    return rows.filter(group_id=group_id) if group_id is not None else rows
+def distinct_active_members(scope: KpiScope, start: date, end: date, *, group_id: Any) -> int:
+    """Members with at least one member-day in start..end: one index probe per member of the scope, so a year
+    costs what a week does (the planner scans the member-days instead when the range holds fewer of them)."""
+    members = Member.objects.filter(tenant=scope.tenant)
+    if group_id is not None:
+        members = members.filter(group_id=group_id)
+    active = MemberDay.objects.filter(member_id=OuterRef("pk"), day__gte=start, day__lte=end)
+    return members.filter(Exists(active)).count()
+
+
+def _active_members_by_period(
+    scope: KpiScope, start: date, end: date, granularity: str, *, group_id: Any
+) -> dict[date, int]:
+    """Whole periods from the counts the rebuild stored; a week or month cut by the range's ends is counted live
+    over the days inside the range (at most two such periods)."""
+    periods = periods_between(start, end, granularity)
+    stored = ActiveMembers.objects.for_tenant(scope.tenant).filter(
+        granularity=granularity, period__gte=periods[0], period__lte=periods[-1]
+    )
+    if group_id is not None:
+        stored = stored.filter(group_id=group_id)
+    by_period = dict(stored.values("period").annotate(n=Sum("members")).values_list("period", "n"))
+    for period in {periods[0], periods[-1]}:
+        first, last = max(period, start), min(period_end(period, granularity), end)
+        if (first, last) != (period, period_end(period, granularity)):
+            by_period[period] = distinct_active_members(scope, first, last, group_id=group_id)
+    return by_period
 
 
 def _figures(rows: Iterable[dict[str, Any]], active_members: int) -> dict[str, Any]:
@@ -100,44 +103,32 @@ def kpi_report(
 
     rows = list(_rollups(scope, start, end).values(*ROLLUP_FIELDS))
     previous_rows = list(_rollups(scope, previous_start, previous_end).values(*ROLLUP_FIELDS))
-    active = _member_days(scope, start, end, group_id=member_group).aggregate(n=Count("member_id", distinct=True))["n"]
-    previous_active = _member_days(scope, previous_start, previous_end, group_id=member_group).aggregate(
-        n=Count("member_id", distinct=True)
-    )["n"]
-    truncate = {"day": None, "week": TruncWeek, "month": TruncMonth}[granularity]
-    per_period_members = _member_days(scope, start, end, group_id=member_group)
-    if truncate is None:
-        active_by_period = dict(
-            per_period_members.values("day").annotate(n=Count("member_id", distinct=True)).values_list("day", "n")
-        )
-    else:
-        active_by_period = dict(
-            per_period_members.annotate(period=truncate("day"))
-            .values("period")
-            .annotate(n=Count("member_id", distinct=True))
-            .values_list("period", "n")
-        )
-    active_by_period = {
-        (period.date() if hasattr(period, "date") else period): count for period, count in active_by_period.items()
-    }
+    active = distinct_active_members(scope, start, end, group_id=member_group)
+    previous_active = distinct_active_members(scope, previous_start, previous_end, group_id=member_group)
+    active_by_period = _active_members_by_period(scope, start, end, granularity, group_id=member_group)
 
     rows_by_period: dict[date, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         rows_by_period[period_start(row["day"], granularity)].append(row)
     series = [
         {"period": period.isoformat(), **_figures(rows_by_period.get(period, []), active_by_period.get(period, 0))}
-        for period in _periods(start, end, granularity)
+        for period in periods_between(start, end, granularity)
     ]
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "granularity": granularity,
-        "totals": _figures(rows, active or 0),
+        "totals": _figures(rows, active),
         "previous": {
             "start": previous_start.isoformat(),
             "end": previous_end.isoformat(),
-            **_figures(previous_rows, previous_active or 0),
+            **_figures(previous_rows, previous_active),
         },
         "series": series,
     }
 
+
+def kpi_figures_as_of(*, tenant: Tenant) -> datetime | None:
+    """When the tenant's rollups were last brought up to date (rows written before it are in the figures); None
+    before the first aggregation run. The dashboard shows it so lagging figures are never mistaken for live ones."""
+    return AggregationWatermark.objects.filter(tenant=tenant).values_list("read_through", flat=True).first()

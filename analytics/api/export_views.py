@@ -33,7 +33,8 @@ from analytics.exports import (
     kpi_table,
     ledger_table,
 )
-from analytics.selectors import GRANULARITIES, kpi_report
+from analytics.periods import GRANULARITIES
+from analytics.selectors import kpi_report
 from bots.api.views import InteractionFilter
 from bots.models import Interaction
 from bots.selectors import interaction_list

@@ -23,7 +23,7 @@ from analytics.insights import (
     sentiment_trend,
     top_intents,
 )
-from analytics.selectors import GRANULARITIES
+from analytics.periods import GRANULARITIES
 from tenants.api.authentication import request_tenant
 
 # --- Parameters --------------------------------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
-from analytics.selectors import GRANULARITIES, KpiScope
+from analytics.periods import GRANULARITIES
+from analytics.selectors import KpiScope
 from bots.selectors import bot_get_with_history
 from groups.selectors import group_get
 from tenants.models import Tenant

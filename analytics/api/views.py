@@ -1,4 +1,3 @@
-
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.request import Request
@@ -6,7 +5,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.api.params import analytics_query
-from analytics.selectors import GRANULARITIES, kpi_report
+from analytics.periods import GRANULARITIES
+from analytics.selectors import kpi_report
 from tenants.api.authentication import request_tenant
 
 

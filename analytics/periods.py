@@ -1,0 +1,36 @@
+"""Calendar periods of the KPI figures: days, ISO weeks (Monday first) and calendar months."""
+
+from datetime import date, timedelta
+
+GRANULARITIES = ("day", "week", "month")
+
+
+def period_start(day: date, granularity: str) -> date:
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
+
+
+def period_next(start: date, granularity: str) -> date:
+    if granularity == "day":
+        return start + timedelta(days=1)
+    if granularity == "week":
+        return start + timedelta(days=7)
+    return (start.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def period_end(start: date, granularity: str) -> date:
+    """The last day of the period that begins on `start`."""
+    return period_next(start, granularity) - timedelta(days=1)
+
+
+def periods_between(start: date, end: date, granularity: str) -> list[date]:
+    """The first day of every period that overlaps start..end (the first may begin before `start`)."""
+    periods: list[date] = []
+    current = period_start(start, granularity)
+    while current <= end:
+        periods.append(current)
+        current = period_next(current, granularity)
+    return periods
