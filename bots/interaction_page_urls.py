@@ -1,13 +1,10 @@
 from django.urls import path
 
-from tenants.dashboard import TenantPageView
+from bots.interaction_pages import InteractionDetailPage, InteractionListPage
 
 app_name = "interactions"
 
 urlpatterns = [
-    path(
-        "interactions/",
-        TenantPageView.as_view(template_name="dashboard/placeholder.html", nav_section="interactions"),
-        name="list",
-    ),
+    path("interactions/", InteractionListPage.as_view(), name="list"),
+    path("interactions/<uuid:pk>/", InteractionDetailPage.as_view(), name="detail"),
 ]

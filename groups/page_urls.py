@@ -1,11 +1,10 @@
 from django.urls import path
 
-from tenants.dashboard import TenantPageView
+from groups.pages import GroupDetailPage, GroupListPage
 
 app_name = "groups"
 
 urlpatterns = [
-    path(
-        "groups/", TenantPageView.as_view(template_name="dashboard/placeholder.html", nav_section="groups"), name="list"
-    ),
+    path("groups/", GroupListPage.as_view(), name="list"),
+    path("groups/<uuid:pk>/", GroupDetailPage.as_view(), name="detail"),
 ]
