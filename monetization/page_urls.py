@@ -1,19 +1,23 @@
 from django.urls import path
 
-from tenants.dashboard import TenantPageView
+from monetization import pages
 
 app_name = "money"
 
 urlpatterns = [
-    path(
-        "money/", TenantPageView.as_view(template_name="dashboard/placeholder.html", nav_section="money"), name="index"
-    ),
-    path(
-        "links/", TenantPageView.as_view(template_name="dashboard/placeholder.html", nav_section="links"), name="links"
-    ),
-    path(
-        "sponsored/",
-        TenantPageView.as_view(template_name="dashboard/placeholder.html", nav_section="sponsored"),
-        name="sponsored",
-    ),
+    path("links/", pages.LinkListView.as_view(), name="links"),
+    path("links/new/", pages.LinkCreateView.as_view(), name="link-create"),
+    path("links/<uuid:pk>/", pages.LinkEditView.as_view(), name="link-edit"),
+    path("links/<uuid:pk>/delete/", pages.LinkDeleteView.as_view(), name="link-delete"),
+    path("money/", pages.MoneyIndexView.as_view(), name="index"),
+    path("money/sources/new/", pages.SourceCreateView.as_view(), name="source-create"),
+    path("money/sources/<uuid:pk>/", pages.SourceEditView.as_view(), name="source-edit"),
+    path("money/sources/<uuid:pk>/delete/", pages.SourceDeleteView.as_view(), name="source-delete"),
+    path("money/conversions/", pages.ConversionListView.as_view(), name="conversions"),
+    path("money/ledger/", pages.LedgerView.as_view(), name="ledger"),
+    path("money/reconciliation/", pages.ReconciliationView.as_view(), name="reconciliation"),
+    path("sponsored/", pages.SponsoredView.as_view(), name="sponsored"),
+    path("sponsored/new/", pages.CreativeCreateView.as_view(), name="creative-create"),
+    path("sponsored/<uuid:pk>/", pages.CreativeEditView.as_view(), name="creative-edit"),
+    path("sponsored/<uuid:pk>/delete/", pages.CreativeDeleteView.as_view(), name="creative-delete"),
 ]
