@@ -46,7 +46,8 @@ def distinct_active_members(scope: KpiScope, start: date, end: date, *, group_id
     members = Member.objects.filter(tenant=scope.tenant)
     if group_id is not None:
         members = members.filter(group_id=group_id)
-    active = MemberDay.objects.filter(member_id=OuterRef("pk"), day__gte=start, day__lte=end)
+    # The tenant narrows the member-days too, so a short range can be read from the key's (tenant, day) prefix.
+    active = MemberDay.objects.filter(tenant=scope.tenant, member_id=OuterRef("pk"), day__gte=start, day__lte=end)
     return members.filter(Exists(active)).count()
 
 
