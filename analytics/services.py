@@ -258,6 +258,14 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM member_days)
 """
 
 
+# pg_advisory_xact_lock(class, key): the class keeps these locks apart from any other use of advisory locks.
+ADVISORY_LOCK_CLASS = 0x4B5049  # "KPI"
+
+
+def _tenant_lock_key(tenant: Tenant) -> int:
+    return int.from_bytes(tenant.pk.bytes[-4:], "big", signed=True)
+
+
 def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
     start, _ = day_bounds(day=first, zone=tenant.time_zone)
     _, end = day_bounds(day=last, zone=tenant.time_zone)
@@ -271,6 +279,9 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         "no_buckets": json.dumps([0] * BUCKETS), "bounds": list(BUCKET_BOUNDS_MS),
     }  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
+        # Runs of the job may overlap (beat, the nightly pass, a time-zone change, the command): each would delete
+        # what the other has not committed yet and both would insert. One span of one tenant at a time.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, _tenant_lock_key(tenant)])
         # Rollups are derived and rebuilt from raw rows; WAL order still keeps the watermark behind them.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         # The planner's row estimates for the grouped CTEs are far too high, which makes PostgreSQL JIT-compile the

@@ -378,3 +378,40 @@ def test_a_deleted_bots_history_can_still_be_filtered_on(world, api):
     totals = api.get("/api/v1/kpis/", {"start": "2026-11-05", "end": "2026-11-05", "bot": str(bot.pk)}).json()
 
     assert totals["totals"]["interactions"] == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_overlapping_runs_of_the_same_days_leave_one_set_of_rollups(world):
+    """Beat, the nightly pass, a time-zone change and the command can rebuild the same days at once."""
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("concurrent transactions: PostgreSQL (SQLite serialises every write)")
+    import threading
+
+    for offset in range(10):
+        for bot in world["bots"]:
+            member = world["members"][bot.pk][offset % 3]
+            _interaction(world, bot=bot, member=member, at=_at(date(2026, 11, 1 + offset), 9))
+    tenant = world["tenant"]
+    analytics_services.kpi_days_rebuild(tenant=tenant, first=date(2026, 11, 1), last=date(2026, 11, 10))
+    once = sorted(DailyRollup.objects.values_list("day", "bot_id", "messages", "interactions"))
+    start, errors = threading.Barrier(4), []
+
+    def rebuild() -> None:
+        try:
+            start.wait()
+            analytics_services.kpi_days_rebuild(tenant=tenant, first=date(2026, 11, 1), last=date(2026, 11, 10))
+        except Exception as error:  # the assertion below reports it
+            errors.append(error)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=rebuild) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert errors == []
+    assert sorted(DailyRollup.objects.values_list("day", "bot_id", "messages", "interactions")) == once
