@@ -167,9 +167,10 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
     rule: Rule | None = None
     if member is not None and command == bot.optout_command:
         optin = f"{bot.command_prefix}{bot.optin_command}"
-        intent, reply = "optout", f"{name}, you're opted out: I won't keep your messages. Send {optin} to opt back in."
+        intent, reply = "optout", bot.tenant.optout_reply_for(name=name, optin_command=optin)
     elif member is not None and command == bot.optin_command:
-        intent, reply = "optin", f"Welcome back, {name}! Your messages count again."
+        optout = f"{bot.command_prefix}{bot.optout_command}"
+        intent, reply = "optin", bot.tenant.optin_reply_for(name=name, optout_command=optout)
     else:
         rule = rule_first_match(rules_for_matching(bot=bot), text=text, command_prefix=bot.command_prefix)
         if rule is None and command is None:
@@ -392,6 +393,7 @@ def bot_create(
     unknown = set(fields) - set(BOT_EDITABLE_FIELDS)
     if unknown:
         raise TypeError(f"unexpected bot fields: {sorted(unknown)}")
+    fields.setdefault("fallback_text", tenant.default_fallback_reply)  # the tenant's wording unless one is given
     fields = _bot_fields_clean(fields)
     group = group_get_or_create(tenant=tenant, groupme_group_id=str(groupme_group_id).strip())
     if Bot.objects.filter(tenant=tenant, group=group, deleted_at__isnull=True).exists():

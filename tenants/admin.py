@@ -1,10 +1,12 @@
+from typing import Any
+
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
-from tenants.models import ApiKey, Membership, Tenant, User
-from tenants.services import api_key_revoke
+from tenants.models import ApiKey, Invitation, Membership, Tenant, User
+from tenants.services import api_key_revoke, tenant_kpis_rebuild_enqueue
 
 
 class MembershipInline(admin.TabularInline):  # type: ignore[type-arg]
@@ -38,6 +40,11 @@ class TenantAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "time_zone" in form.changed_data:
+            tenant_kpis_rebuild_enqueue()  # the same prompt rebuild as the settings page
+
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -69,3 +76,19 @@ class ApiKeyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         for api_key in queryset:
             api_key_revoke(api_key=api_key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    list_display = ["email", "tenant", "role", "status", "expires_at", "invited_by", "accepted_at", "created_at"]
+    list_filter = ["status", "role"]
+    search_fields = ["email", "tenant__name", "tenant__slug"]
+    list_select_related = ["tenant", "invited_by"]
+    readonly_fields = [
+        "tenant", "email", "role", "status", "expires_at", "sent_at", "invited_by", "accepted_at", "accepted_by",
+        "cancelled_at", "created_at",
+    ]  # fmt: skip
+    fields = [*readonly_fields]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # invitations are sent from the Team page, where the link's token is e-mailed once

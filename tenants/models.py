@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any, ClassVar, Self
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
+from django.utils.deconstruct import deconstructible
 from timezone_field import TimeZoneField
 
 from monetization.currencies import validate_currency
@@ -42,6 +45,54 @@ class User(AbstractUser):
         return self.email
 
 
+_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+@deconstructible
+class PlaceholderValidator:
+    """Text that may carry the named `{placeholders}` and nothing else in braces.
+
+    The texts are sent to a whole group as they are, so a typo such as `{nmae}` is refused when it is saved rather
+    than discovered in a member's chat.
+    """
+
+    def __init__(self, *allowed: str) -> None:
+        self.allowed = allowed
+
+    def __call__(self, value: str) -> None:
+        allowed = ", ".join(f"{{{name}}}" for name in self.allowed)
+        unknown = sorted({f"{{{name}}}" for name in _PLACEHOLDER.findall(value) if name not in self.allowed})
+        if unknown:
+            raise ValidationError(
+                "Unknown placeholder %(unknown)s; this text may use %(allowed)s.",
+                code="unknown_placeholder",
+                params={"unknown": ", ".join(unknown), "allowed": allowed},
+            )
+        if "{" in _PLACEHOLDER.sub("", value) or "}" in _PLACEHOLDER.sub("", value):
+            raise ValidationError(
+                "A brace is not closed; placeholders are written %(allowed)s.",
+                code="unmatched_brace",
+                params={"allowed": allowed},
+            )
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PlaceholderValidator) and other.allowed == self.allowed
+
+    def __hash__(self) -> int:
+        return hash(self.allowed)
+
+
+def placeholders_fill(template: str, **values: str) -> str:
+    """One pass over the template, so a value that itself contains braces (a member's name) is never re-expanded."""
+    return _PLACEHOLDER.sub(lambda match: values.get(match.group(1), match.group(0)), template).strip()
+
+
+# The wording bots used before tenants could change it; new tenants start from it.
+DEFAULT_FALLBACK_REPLY = "Sorry, I don't know that one."
+DEFAULT_OPTOUT_REPLY = "{name}, you're opted out: I won't keep your messages. Send {optin} to opt back in."
+DEFAULT_OPTIN_REPLY = "Welcome back, {name}! Your messages count again."
+
+
 class Tenant(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid7, editable=False)
     name = models.CharField(max_length=120)
@@ -49,6 +100,25 @@ class Tenant(models.Model):
     time_zone = TimeZoneField(default="UTC", use_pytz=False)
     default_currency = models.CharField(max_length=3, default="USD", validators=[validate_currency])
     ad_disclosure = models.CharField(max_length=40, default="#ad")
+    default_fallback_reply = models.CharField(
+        max_length=1000,
+        blank=True,
+        default=DEFAULT_FALLBACK_REPLY,
+        validators=[PlaceholderValidator("name")],
+        help_text="What a new bot answers to a command it does not know; empty: no answer.",
+    )
+    optout_reply = models.CharField(
+        max_length=500,
+        default=DEFAULT_OPTOUT_REPLY,
+        validators=[PlaceholderValidator("name", "optin")],
+        help_text="The reply to a member who opts out.",
+    )
+    optin_reply = models.CharField(
+        max_length=500,
+        default=DEFAULT_OPTIN_REPLY,
+        validators=[PlaceholderValidator("name", "optout")],
+        help_text="The reply to a member who opts back in.",
+    )
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
@@ -57,6 +127,12 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def optout_reply_for(self, *, name: str, optin_command: str) -> str:
+        return placeholders_fill(self.optout_reply, name=name, optin=optin_command)
+
+    def optin_reply_for(self, *, name: str, optout_command: str) -> str:
+        return placeholders_fill(self.optin_reply, name=name, optout=optout_command)
 
 
 class TenantQuerySet(models.QuerySet[Any]):
@@ -108,6 +184,13 @@ class Membership(TenantOwnedModel):
     def can_write(self) -> bool:
         return self.role in (Role.OWNER, Role.ADMIN)
 
+    def can_manage(self, role: str) -> bool:
+        """Whether this member may invite, re-role or remove someone holding `role` (or grant it): owners manage
+        everyone, admins manage admins and analysts, analysts nobody."""
+        if self.role == Role.OWNER:
+            return True
+        return self.role == Role.ADMIN and role in (Role.ADMIN, Role.ANALYST)
+
 
 class ApiKey(TenantOwnedModel):
     """An integrator's key. Only a hash of the secret is stored; `lookup_id` finds the row without it."""
@@ -154,3 +237,47 @@ class ApiKey(TenantOwnedModel):
 
     def is_usable_at(self, moment: datetime) -> bool:
         return self.status_at(moment) in (self.Status.ACTIVE, self.Status.ROTATED)
+
+
+class Invitation(TenantOwnedModel):
+    """An e-mailed offer to join a tenant with a role. Only the SHA-256 of the link's token is stored."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        ACCEPTED = "accepted", "Accepted"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+
+    email = models.EmailField()
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.ANALYST)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    expires_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "status", "-created_at"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "email"],
+                condition=models.Q(status="pending"),
+                name="invitation_one_pending_per_email",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} · {self.role} · {self.status}"
+
+    def status_at(self, moment: datetime) -> str:
+        """As with API keys, time alone expires an invitation; the row says so once something supersedes it."""
+        if self.status == self.Status.PENDING and self.expires_at <= moment:
+            return self.Status.EXPIRED
+        return self.status
+
+    @property
+    def current_status(self) -> str:
+        return self.status_at(timezone.now())

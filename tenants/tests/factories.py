@@ -5,7 +5,8 @@ import factory
 from django.utils import timezone
 
 from tenants.keys import api_key_generate
-from tenants.models import ApiKey, Membership, Role, Tenant, User
+from tenants.models import ApiKey, Invitation, Membership, Role, Tenant, User
+from tenants.url_tokens import url_token_hash, url_token_new
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -53,3 +54,24 @@ class ApiKeyFactory(factory.django.DjangoModelFactory):
         api_key = super()._create(model_class, *args, **kwargs)
         api_key.raw_key = material.raw_key
         return api_key
+
+
+class InvitationFactory(factory.django.DjangoModelFactory):
+    """A pending invitation; its link's token is left on the instance as `token` (only its hash is stored)."""
+
+    class Meta:
+        model = Invitation
+
+    tenant = factory.SubFactory(TenantFactory)
+    email = factory.Sequence(lambda n: f"invitee{n}@example.com")
+    role = Role.ANALYST
+    expires_at = factory.LazyFunction(lambda: timezone.now() + timedelta(days=7))
+    sent_at = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _create(cls, model_class: type[Invitation], *args: Any, **kwargs: Any) -> Invitation:
+        token = url_token_new()
+        kwargs["token_hash"] = url_token_hash(token)
+        invitation = super()._create(model_class, *args, **kwargs)
+        invitation.token = token
+        return invitation

@@ -1,0 +1,112 @@
+"""Forms of the API keys, Team and Settings pages. They parse input; the services decide what is allowed."""
+
+from typing import Any
+from zoneinfo import available_timezones
+
+from django import forms
+from django.contrib.auth.password_validation import password_validators_help_text_html, validate_password
+
+from monetization.currencies import CURRENCY_CHOICES
+from tenants.models import ApiKey, Membership, Role, Tenant, User
+
+TIME_ZONE_CHOICES = [(zone, zone) for zone in sorted(available_timezones())]
+
+
+def role_choices_for(actor: Membership) -> list[tuple[str, str]]:
+    """The roles `actor` may grant: the form offers only these (the services refuse the others anyway)."""
+    return [(value, label) for value, label in Role.choices if actor.can_manage(value)]
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        label="Key name",
+        max_length=ApiKey._meta.get_field("name").max_length,
+        help_text="Say where the key is used, e.g. “CRM sync”, so you know what breaks when you revoke it.",
+    )
+
+
+class InvitationForm(forms.Form):
+    email = forms.EmailField(label="E-mail address")
+    role = forms.ChoiceField(label="Role", choices=Role.choices, initial=Role.ANALYST)
+
+    def __init__(self, *args: Any, actor: Membership, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Only what the actor may grant is offered; a forged role still reaches the service, which answers 403.
+        self.fields["role"].widget.choices = role_choices_for(actor)
+
+
+class MemberRoleForm(forms.Form):
+    role = forms.ChoiceField(label="Role", choices=Role.choices)
+
+
+class TenantSettingsForm(forms.Form):
+    """The tenant's settings; their rules (placeholders, currency codes, zones) live on the model and the service."""
+
+    name = forms.CharField(label="Name", max_length=Tenant._meta.get_field("name").max_length)
+    time_zone = forms.ChoiceField(
+        label="Time zone",
+        choices=TIME_ZONE_CHOICES,
+        help_text="Days in every chart and report are cut in this zone. Changing it recomputes all figures.",
+    )
+    default_currency = forms.ChoiceField(
+        label="Default currency", choices=CURRENCY_CHOICES, help_text="ISO 4217 code used where none is given."
+    )
+    ad_disclosure = forms.CharField(
+        label="Sponsored-message disclosure",
+        max_length=Tenant._meta.get_field("ad_disclosure").max_length,
+        help_text="Shown with every sponsored line, e.g. “#ad”.",
+    )
+    default_fallback_reply = forms.CharField(
+        label="Fallback reply for new bots",
+        required=False,
+        max_length=Tenant._meta.get_field("default_fallback_reply").max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="What a new bot answers to a command it does not know. May use {name}. Empty: no answer. "
+        "Existing bots keep their own.",
+    )
+    optout_reply = forms.CharField(
+        label="Opt-out reply",
+        max_length=Tenant._meta.get_field("optout_reply").max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Sent to a member who opts out. May use {name} and {optin} (the opt-in command).",
+    )
+    optin_reply = forms.CharField(
+        label="Opt-in reply",
+        max_length=Tenant._meta.get_field("optin_reply").max_length,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Sent to a member who opts back in. May use {name} and {optout} (the opt-out command).",
+    )
+
+    @classmethod
+    def initial_for(cls, tenant: Tenant) -> dict[str, Any]:
+        return {name: str(getattr(tenant, name)) for name in cls.base_fields}
+
+
+class AcceptWithPasswordForm(forms.Form):
+    """A new account for an invited address: the e-mail comes from the invitation, only the password is asked."""
+
+    password1 = forms.CharField(
+        label="Password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text=password_validators_help_text_html(),
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def __init__(self, *args: Any, email: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self) -> dict[str, Any]:
+        cleaned: dict[str, Any] = super().clean() or {}
+        password1, password2 = cleaned.get("password1"), cleaned.get("password2")
+        if password1 and password2 and password1 != password2:
+            self.add_error("password2", "The two passwords differ.")
+        elif password1:
+            try:
+                validate_password(password1, user=User(email=self.email))
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return cleaned
