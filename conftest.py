@@ -203,7 +203,7 @@ def browser_page(chromium: Any, live_server: Any) -> Iterator[Any]:
 def browser_login(browser_page: Any) -> Callable[..., Any]:
     """Log `user` in through the real login form; returns the page."""
 
-    def login(user: Any, password: str = "pw-for-browser-tests") -> Any:
+    def login(user: Any, password: str = "pw-for-browser-tests") -> Any:  # noqa: S107 - a test password
         user.set_password(password)
         user.save(update_fields=["password"])
         browser_page.goto("/accounts/login/")

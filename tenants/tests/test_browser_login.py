@@ -23,7 +23,7 @@ def test_a_wrong_password_stays_on_the_login_form(browser_page, tenant):
     user = UserFactory(email="staff@example.com")
     MembershipFactory(tenant=tenant, user=user, role=Role.OWNER)
 
-    browser_page.goto("/t/%s/" % tenant.slug)
+    browser_page.goto(f"/t/{tenant.slug}/")
     assert "/accounts/login/" in browser_page.url
     browser_page.get_by_label("E-mail address").fill(user.email)
     browser_page.get_by_label("Password").fill("not-the-password")
