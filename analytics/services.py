@@ -274,7 +274,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         click=Click._meta.db_table, conversion=Conversion._meta.db_table, rollup=DailyRollup._meta.db_table,
         buckets=", ".join(f"coalesce(sum(n) FILTER (WHERE bucket = {index}), 0)" for index in range(BUCKETS)),
     )  # fmt: skip
-    params = {
+    params: dict[str, Any] = {
         "zone": str(tenant.time_zone), "tenant": tenant.pk, "start": start, "end": end, "now": timezone.now(),
         "no_buckets": json.dumps([0] * BUCKETS), "bounds": list(BUCKET_BOUNDS_MS),
     }  # fmt: skip

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from analytics import services as analytics_services
 from analytics.histogram import histogram_of, histogram_percentile
 from analytics.models import AggregationWatermark, DailyRollup
-from analytics.selectors import KpiScope, kpi_report, period_start
+from analytics.periods import period_start
+from analytics.selectors import KpiScope, kpi_report
 from analytics.services import kpi_aggregate_tenant, kpi_finalize_yesterday
 from bots.models import Interaction
 from bots.tests.factories import BotFactory, InteractionFactory
