@@ -173,7 +173,11 @@ def chromium() -> Iterator[Any]:
     """Debian's chromium driven by Playwright (never a downloaded browser); skipped where it is not installed."""
     if not os.path.exists(CHROMIUM):
         pytest.skip(f"browser test: needs {CHROMIUM} (apt-get install -y chromium)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # Waits are generous: the suite shares two cores with a Celery worker and the live server. They only bound how
+    # long a failing expectation takes to report; a passing one returns as soon as it holds.
+    expect.set_options(timeout=15_000)
 
     # Playwright's sync API runs an event loop in this thread; the ORM calls the tests make around it are safe.
     os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -192,7 +196,7 @@ def browser_page(chromium: Any, live_server: Any) -> Iterator[Any]:
     context = chromium.new_context(
         base_url=live_server.url, permissions=["clipboard-read", "clipboard-write"], accept_downloads=True
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
     page = context.new_page()
     page.base = live_server.url
     yield page

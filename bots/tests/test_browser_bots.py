@@ -51,7 +51,7 @@ def test_onboarding_from_connecting_groupme_to_the_first_message_and_the_first_r
     )
     tally = traffic_deliver(bot=bot, callbacks=[callback], post=http_poster(base_url=live_server.url))
     assert tally.outcomes["accepted"] == 1
-    expect(waiting).to_contain_text("hello from the dock", timeout=10_000)
+    expect(waiting).to_contain_text("hello from the dock")
     expect(waiting).to_contain_text("Done")
     assert page.evaluate("window.stillTheSamePage") is True
 
