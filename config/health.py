@@ -21,11 +21,14 @@ def _check_database() -> None:
 
 
 def _check_cache() -> None:
-    # The cache swallows its own connection errors (by design), so a round trip is the only honest probe.
+    # The cache swallows its own connection errors (by design), so a round trip is the only honest probe. Each probe
+    # has a key of its own: with one shared key, two processes probing at once read each other's value (a false 503).
     probe = uuid.uuid4().hex
-    cache.set("health:probe", probe, timeout=10)
-    if cache.get("health:probe") != probe:
+    key = f"health:probe:{probe}"
+    cache.set(key, probe, timeout=10)
+    if cache.get(key) != probe:
         raise ConnectionError("cache did not return what was stored")
+    cache.delete(key)
 
 
 def _check_broker() -> None:

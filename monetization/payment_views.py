@@ -1,5 +1,7 @@
 """Signed payment webhooks (Stripe-style): POST /hooks/payments/<token>/ for subscription and donation sources."""
 
+from typing import Any
+
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
@@ -13,9 +15,25 @@ from monetization.payments import (
     payment_event_record,
     signature_verify,
 )
-from monetization.services import source_get_by_postback_token
+from monetization.services import source_get_by_postback_token, text_is_storable
 
 MAX_PAYMENT_EVENT_BYTES = 256 * 1024
+
+
+def _unstorable_text_in(value: Any) -> bool:
+    """Whether any string of the event, keys included, holds what PostgreSQL cannot store (NUL, a lone surrogate).
+    No provider sends them; a signed body that does is refused whole rather than stored in part."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str) and not text_is_storable(text=item):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _declared_length(request: HttpRequest) -> int:
@@ -46,7 +64,10 @@ def payment_webhook(request: HttpRequest, token: str) -> HttpResponse:
     except SignatureError as exc:
         return JsonResponse({"code": exc.code, "detail": exc.detail}, status=400)
     try:
-        result = payment_event_record(source=source, event=payment_event_parse(request.body))
+        event = payment_event_parse(request.body)
+        if _unstorable_text_in(event):
+            raise ValidationError("The event holds NUL characters or unpaired surrogates, which cannot be stored.")
+        result = payment_event_record(source=source, event=event)
     except ValidationError as exc:
         fields = exc.message_dict if hasattr(exc, "error_dict") else {}
         detail = (

@@ -176,7 +176,7 @@ class ClickTarget:
 
 def click_target_get(*, code: str) -> ClickTarget | None:
     """What a short code points to: an interaction's link, or a link itself (clicks without an interaction)."""
-    if not 4 <= len(code) <= 16:
+    if not 4 <= len(code) <= 16 or not text_is_storable(text=code):
         return None
     found = InteractionLink.objects.select_related("link").filter(code=code).first()
     if found is not None:
@@ -201,6 +201,11 @@ def click_record(*, target: ClickTarget, user_agent: str, ip: str) -> str:
 
 
 # --- Conversions -----------------------------------------------------------------------------------------------------
+
+
+def text_is_storable(*, text: str) -> bool:
+    """PostgreSQL text holds neither NUL nor lone UTF-16 surrogates; JSON and URL escapes let both in."""
+    return "\x00" not in text and not any("\ud800" <= character <= "\udfff" for character in text)
 
 
 @dataclass(frozen=True)
@@ -236,11 +241,11 @@ def conversion_report_clean(
     else:
         minor_units = int(text)
     external_id = str(txn_id or "").strip()
-    if not external_id or len(external_id) > 255:
-        errors["txn_id"] = "The provider's transaction id is required (at most 255 characters)."
+    if not external_id or len(external_id) > 255 or not text_is_storable(text=external_id):
+        errors["txn_id"] = "The provider's transaction id is required (at most 255 characters, no NUL)."
     click = str(click_id or "").strip()
-    if len(click) > 64:
-        errors["click_id"] = "At most 64 characters."
+    if len(click) > 64 or not text_is_storable(text=click):
+        errors["click_id"] = "At most 64 characters, no NUL."
     if errors:
         raise ValidationError(errors)
     if outcome == Conversion.Outcome.REFUND:

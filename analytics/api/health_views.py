@@ -10,6 +10,7 @@ from analytics.health import BotHealth, bot_health
 from analytics.models import BotHealthCondition
 from bots.selectors import bot_get
 from tenants.api.authentication import request_tenant
+from tenants.api.serializers import ApiErrorSerializer
 
 
 class BotHealthConditionSerializer(serializers.Serializer[object]):
@@ -71,7 +72,7 @@ class BotHealthView(APIView):
     @extend_schema(
         operation_id="bot_health_list",
         parameters=[OpenApiParameter("bot", OpenApiTypes.UUID, description="Only this bot (404 if there is none).")],
-        responses={200: BotHealthListSerializer},
+        responses={200: BotHealthListSerializer, 404: ApiErrorSerializer},
     )
     def get(self, request: Request) -> Response:
         tenant = request_tenant(request)

@@ -13,6 +13,7 @@ from analytics.periods import GRANULARITIES
 from analytics.selectors import KpiScope
 from bots.selectors import bot_get_with_history
 from groups.selectors import group_get
+from tenants.api.dates import REPORT_DATE_RULE, report_date_in_bounds
 from tenants.models import Tenant
 
 MAX_RANGE_DAYS = 800
@@ -34,10 +35,13 @@ def _date(params: QueryDict, name: str, errors: dict[str, str]) -> date | None:
         errors[name] = "Required, as YYYY-MM-DD."
         return None
     try:
-        return date.fromisoformat(raw)
+        day = date.fromisoformat(raw)
     except ValueError:
-        errors[name] = "A date as YYYY-MM-DD."
+        day = None
+    if day is None or not report_date_in_bounds(day=day):
+        errors[name] = REPORT_DATE_RULE
         return None
+    return day
 
 
 def _number(params: QueryDict, name: str, *, low: int, high: int, errors: dict[str, str]) -> int | None:

@@ -1,5 +1,6 @@
 from typing import Any
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from bots.models import Bot, Interaction, ReplyPart, Rule
@@ -73,7 +74,12 @@ class InteractionSerializer(serializers.ModelSerializer[Interaction]):
 
 
 class GroupMeConnectionSerializer(serializers.Serializer[dict[str, Any]]):
-    access_token = serializers.CharField(write_only=True, max_length=255)
+    # The token travels in an HTTP header to GroupMe: anything but visible ASCII cannot be sent there (it was a 500).
+    access_token = serializers.CharField(
+        write_only=True,
+        max_length=255,
+        validators=[RegexValidator(r"^[!-~]+\Z", "A GroupMe access token: letters, digits and punctuation only.")],
+    )
     connected = serializers.BooleanField(read_only=True)
     connected_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
@@ -82,3 +88,7 @@ class GroupMeGroupSerializer(serializers.Serializer[Any]):
     group_id = serializers.CharField()
     name = serializers.CharField()
     member_count = serializers.IntegerField()
+
+
+class GroupMeGroupListSerializer(serializers.Serializer[Any]):
+    results = GroupMeGroupSerializer(many=True)

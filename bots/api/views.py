@@ -6,7 +6,7 @@ import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from bots.api.serializers import (
     BotSerializer,
     GroupMeConnectionSerializer,
+    GroupMeGroupListSerializer,
     GroupMeGroupSerializer,
     InteractionSerializer,
     RuleSerializer,
@@ -37,8 +38,9 @@ from bots.services import (
 )
 from tenants.api.authentication import request_tenant
 from tenants.api.base import TenantScopedViewSet
-from tenants.api.filters import StrictBooleanFilter
+from tenants.api.filters import ReportDateTimeFilter, StrictBooleanFilter
 from tenants.api.pagination import NewestFirstCursorPagination
+from tenants.api.serializers import ApiErrorSerializer
 from tenants.models import Tenant
 
 
@@ -56,6 +58,8 @@ def groupme_errors() -> Iterator[None]:
         raise GroupMeDown() from exc
 
 
+# Creating and deleting a bot registers and destroys it at GroupMe, which may be down.
+@extend_schema_view(destroy=extend_schema(responses={204: None, 503: ApiErrorSerializer}))
 class BotViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet
 ):
@@ -65,6 +69,7 @@ class BotViewSet(
     def tenant_queryset(self, *, tenant: Tenant) -> QuerySet[Any]:
         return bot_list(tenant=tenant)
 
+    @extend_schema(responses={201: BotSerializer, 503: ApiErrorSerializer})
     def create(self, request: Request) -> Response:
         payload = BotSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -139,8 +144,8 @@ class InteractionFilter(django_filters.FilterSet):
     bot = django_filters.UUIDFilter(field_name="bot_id")
     group = django_filters.UUIDFilter(field_name="group_id")
     intent = django_filters.CharFilter()
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = ReportDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = ReportDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     reply_status = django_filters.ChoiceFilter(choices=Interaction.ReplyStatus.choices)
     handled = StrictBooleanFilter()
 
@@ -175,7 +180,9 @@ class GroupMeConnectionView(APIView):
     def get(self, request: Request) -> Response:
         return Response(GroupMeConnectionSerializer(self._state(request_tenant(request))).data)
 
-    @extend_schema(request=GroupMeConnectionSerializer, responses={200: GroupMeConnectionSerializer})
+    @extend_schema(
+        request=GroupMeConnectionSerializer, responses={200: GroupMeConnectionSerializer, 503: ApiErrorSerializer}
+    )
     def put(self, request: Request) -> Response:
         payload = GroupMeConnectionSerializer(data=request.data)
         payload.is_valid(raise_exception=True)
@@ -193,9 +200,10 @@ class GroupMeConnectionView(APIView):
 
 
 class GroupMeGroupsView(APIView):
-    """The groups the connected GroupMe account belongs to: where a bot can be created."""
+    """The groups the connected GroupMe account belongs to: where a bot can be created (400 until a GroupMe access
+    token is connected)."""
 
-    @extend_schema(responses={200: GroupMeGroupSerializer(many=True)})
+    @extend_schema(responses={200: GroupMeGroupListSerializer, 400: ApiErrorSerializer, 503: ApiErrorSerializer})
     def get(self, request: Request) -> Response:
         with groupme_errors():
             groups = groupme_groups(tenant=request_tenant(request))

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from monetization.ledger import LEDGER_GROUPINGS, reconciliation, revenue_ledger, revenue_totals
 from tenants.api.authentication import request_tenant
+from tenants.api.dates import ReportDateField
 
 MAX_PERIOD_DAYS = 366
 
@@ -23,8 +24,8 @@ MAX_PERIOD_DAYS = 366
 
 
 class LedgerPeriodQuerySerializer(serializers.Serializer[Any]):
-    start = serializers.DateField(input_formats=["%Y-%m-%d"])
-    end = serializers.DateField(input_formats=["%Y-%m-%d"])
+    start = ReportDateField()
+    end = ReportDateField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         start: date = attrs["start"]

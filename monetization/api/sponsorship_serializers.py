@@ -5,6 +5,7 @@ from rest_framework import serializers
 from groups.models import Group
 from monetization.models import Creative, Link, MonetizationSource
 from monetization.sponsorship import MAX_PERIOD_DAYS
+from tenants.api.dates import ReportDateField
 from tenants.api.fields import TenantScopedRelatedField
 
 
@@ -29,8 +30,8 @@ class CreativeSerializer(serializers.ModelSerializer[Creative]):
 
 
 class SponsorPerformanceQuerySerializer(serializers.Serializer[Any]):
-    start = serializers.DateField(input_formats=["%Y-%m-%d"])
-    end = serializers.DateField(input_formats=["%Y-%m-%d"])
+    start = ReportDateField()
+    end = ReportDateField()
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs["end"] < attrs["start"]:

@@ -3,7 +3,7 @@ from typing import Any
 import django_filters
 from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import mixins, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -29,10 +29,13 @@ from monetization.services import (
     source_update,
 )
 from tenants.api.base import TenantScopedViewSet
-from tenants.api.filters import StrictBooleanFilter
+from tenants.api.filters import ReportDateTimeFilter, StrictBooleanFilter
+from tenants.api.serializers import ApiErrorSerializer
 from tenants.models import Tenant
 
 
+# A source with conversions cannot be deleted (the ledger keeps them): a 400 that says to deactivate it instead.
+@extend_schema_view(destroy=extend_schema(responses={204: None, 400: ApiErrorSerializer}))
 class MonetizationSourceViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet
 ):
@@ -97,8 +100,8 @@ class LinkViewSet(
 class ConversionFilter(django_filters.FilterSet):
     source = django_filters.UUIDFilter(field_name="source_id")
     outcome = django_filters.ChoiceFilter(choices=Conversion.Outcome.choices)
-    since = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
-    until = django_filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    since = ReportDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    until = ReportDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
     attributed = StrictBooleanFilter(field_name="interaction", lookup_expr="isnull", exclude=True)
 
     class Meta:

@@ -5,7 +5,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenants.api.base import TenantScopedViewSet
-from tenants.api.serializers import ApiKeyCreateSerializer, ApiKeySerializer, IssuedApiKeySerializer
+from tenants.api.serializers import (
+    ApiErrorSerializer,
+    ApiKeyCreateSerializer,
+    ApiKeySerializer,
+    IssuedApiKeySerializer,
+)
 from tenants.models import ApiKey
 from tenants.services import IssuedApiKey, api_key_create, api_key_revoke, api_key_rotate
 
@@ -27,7 +32,7 @@ class ApiKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantScop
         issued = api_key_create(tenant=self.get_tenant(), name=payload.validated_data["name"])
         return _issued_response(issued, status_code=status.HTTP_201_CREATED)
 
-    @extend_schema(request=None, responses={201: IssuedApiKeySerializer})
+    @extend_schema(request=None, responses={201: IssuedApiKeySerializer, 400: ApiErrorSerializer})
     @action(detail=True, methods=["post"])
     def rotate(self, request: Request, pk: str) -> Response:
         issued = api_key_rotate(api_key=self.get_object())
