@@ -45,6 +45,9 @@ def _session() -> requests.Session:
 
 def _call(method: str, path: str, *, token: str | None = None, json: Any = None, params: Any = None) -> Any:
     url = f"{settings.GROUPME_API_URL}{path}"
+    if token is not None and not (token.isascii() and token.isprintable()):
+        # It goes into a header; GroupMe's tokens are plain ASCII, so anything else cannot be one.
+        raise GroupMeRejectedError(f"{method} {path}: not a GroupMe access token", status_code=401)
     headers = {"X-Access-Token": token} if token else {}
     try:
         response = _session().request(method, url, json=json, params=params, headers=headers, timeout=TIMEOUT_SECONDS)

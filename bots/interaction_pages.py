@@ -26,6 +26,7 @@ from bots.models import Interaction
 from groups.models import Member
 from groups.selectors import group_list, member_get
 from monetization.currencies import MINOR_UNIT_EXPONENTS
+from tenants.api.dates import ReportDateFormField
 from tenants.dashboard import TenantScopedPageMixin
 from tenants.models import Tenant
 
@@ -33,11 +34,7 @@ BUILT_IN_INTENTS = {"optout": "the built-in opt-out command", "optin": "the buil
 
 
 def _date_field(label: str) -> forms.DateField:
-    return forms.DateField(
-        label=label, required=False, input_formats=["%Y-%m-%d"],
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": "A date as YYYY-MM-DD."},
-    )  # fmt: skip
+    return ReportDateFormField(label=label)
 
 
 class InteractionFilterForm(forms.Form):

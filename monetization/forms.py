@@ -14,6 +14,7 @@ from groups.selectors import group_list
 from monetization.models import Conversion, Creative, Link, MonetizationSource
 from monetization.selectors import source_list
 from monetization.sponsorship import source_list_sponsorship
+from tenants.api.dates import ReportDateFormField
 from tenants.models import Tenant
 
 ISO_DATE = ["%Y-%m-%d"]
@@ -33,13 +34,7 @@ def service_errors_to_form(form: forms.Form, error: ValidationError) -> None:
 
 
 def _date_field(label: str) -> forms.DateField:
-    return forms.DateField(
-        label=label,
-        required=False,
-        input_formats=ISO_DATE,
-        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        error_messages={"invalid": "A date as YYYY-MM-DD."},
-    )
+    return ReportDateFormField(label=label)
 
 
 def _local_datetime_field(label: str, *, required: bool, help_text: str = "") -> forms.DateTimeField:

@@ -592,8 +592,9 @@ def test_connecting_a_token_groupme_accepts_goes_on_to_pick_a_group(owner_client
     assert GroupMeConnection.objects.get(tenant=tenant).access_token == DEFAULT_TOKEN
 
 
-def test_a_token_groupme_refuses_is_a_400_and_nothing_is_stored(owner_client, tenant, fake_groupme):
-    response = owner_client.post(url("connect", tenant), {"access_token": "not-a-token"})
+@pytest.mark.parametrize("token", ["not-a-token", "tökén-with-ümlauts", "line\nbreak"])
+def test_a_token_groupme_refuses_is_a_400_and_nothing_is_stored(owner_client, tenant, fake_groupme, token):
+    response = owner_client.post(url("connect", tenant), {"access_token": token})
 
     assert response.status_code == 400
     assert "GroupMe refused this token." in response.content.decode()

@@ -158,6 +158,8 @@ def test_deleted_bots_can_still_be_filtered_on(owner_client, tenant):
         ({"member": "nobody"}, "No such member here."),
         ({"since": "2025-13-01"}, "A date as YYYY-MM-DD."),
         ({"until": "yesterday"}, "A date as YYYY-MM-DD."),
+        ({"since": "9999-12-25", "until": "9999-12-31"}, "A date from 2000-01-01 to 2999-12-31"),
+        ({"until": "0001-01-01"}, "A date from 2000-01-01 to 2999-12-31"),
         ({"since": "2025-02-01", "until": "2025-01-01"}, "The end date is before the start date."),
         ({"handled": "maybe"}, "Handled is true or false."),
         ({"reply_status": "lost"}, "Reply status is one of: pending, sent, failed, none."),

@@ -97,6 +97,7 @@ def test_revenue_totals_cut_days_in_the_tenants_time_zone(owner_client, tenant):
     [
         ({"since": "2025-02-30"}, "A date as YYYY-MM-DD."),
         ({"since": "yesterday"}, "A date as YYYY-MM-DD."),
+        ({"since": "9999-12-25", "until": "9999-12-31"}, "A date from 2000-01-01 to 2999-12-31"),
         ({"since": "2025-03-02", "until": "2025-03-01"}, "On or after the start date."),
         ({"since": "2023-01-01", "until": "2025-01-01"}, "A range is at most 366 days."),
     ],
@@ -347,6 +348,7 @@ def test_conversions_are_paged_by_a_keyset_without_gaps_or_repeats(owner_client,
     ("query", "message"),
     [
         ({"since": "2025-13-01"}, "A date as YYYY-MM-DD."),
+        ({"until": "9999-12-31"}, "A date from 2000-01-01 to 2999-12-31"),
         ({"since": "2025-01-05", "until": "2025-01-04"}, "On or after the start date."),
         ({"source": "not-a-source"}, "No such source."),
         ({"kind": "lottery"}, "One of signup, checkout, purchase, subscription, donation, refund."),

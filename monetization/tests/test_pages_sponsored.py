@@ -110,6 +110,7 @@ def test_sponsored_page_without_creatives_says_what_to_do_next(owner_client, ten
     ("query", "message"),
     [
         ({"since": "2025-06-31"}, "A date as YYYY-MM-DD."),
+        ({"since": "9999-12-25", "until": "9999-12-31"}, "A date from 2000-01-01 to 2999-12-31"),
         ({"since": "2025-06-02", "until": "2025-06-01"}, "On or after the start date."),
     ],
 )
