@@ -45,6 +45,18 @@ def test_deploy_check_is_clean_with_the_default_https_settings():
     assert "no issues" in result.stdout
 
 
+def test_collectstatic_with_the_production_storage_hashes_and_compresses_every_asset(tmp_path):
+    """The manifest storage refuses a stylesheet or script that points at a file it cannot find (a vendored library's
+    source map, say): the deploy step would fail."""
+    result = _manage("collectstatic", "--noinput", STATIC_ROOT=str(tmp_path), **PRODUCTION)
+
+    assert result.returncode == 0, result.stderr
+    manifest = (tmp_path / "staticfiles.json").read_text()
+    for asset in ("vendor/chartjs/chart.umd.min.js", "vendor/htmx/htmx.min.js", "js/app.js", "css/app.css"):
+        assert f'"{asset}"' in manifest
+    assert list(tmp_path.glob("vendor/chartjs/chart.umd.min.*.js.gz"))
+
+
 def test_plain_http_on_loopback_drops_the_secure_only_cookie_flags():
     probe = (
         "from django.conf import settings as s; "
