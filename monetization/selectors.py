@@ -37,6 +37,13 @@ def _count_of(rows: QuerySet[Any], *, per: str, counted: Count | None = None) ->
     return Coalesce(Subquery(per_row, output_field=IntegerField()), 0)
 
 
+class _RowCount(Subquery):
+    """The number of rows a subquery returns, as a correlated scalar: `(SELECT COUNT(*) FROM (<subquery>))`."""
+
+    template = "(SELECT COUNT(*) FROM (%(subquery)s) AS counted)"
+    output_field = IntegerField()
+
+
 def link_list_with_stats(*, tenant: Tenant) -> QuerySet[Link]:
     """Links, newest first, with their source and, in the same query: human clicks (`total_clicks`), distinct
     visitors among them (`unique_clicks`; the visitor hash is salted per day, so one person on two days counts
@@ -45,14 +52,15 @@ def link_list_with_stats(*, tenant: Tenant) -> QuerySet[Link]:
     attributed = Conversion.objects.filter(attributed_click__link_id=OuterRef("pk")).exclude(
         outcome=Conversion.Outcome.REFUND
     )
+    # Distinct visitors as a count of SELECT DISTINCT rows, which PostgreSQL hashes, rather than COUNT(DISTINCT),
+    # which sorts every click of the link: a third less time for the busiest link (bench/dashboard.py).
+    visitors = human_clicks.exclude(visitor_hash="").order_by().values("visitor_hash").distinct()
     links: QuerySet[Link] = (
         Link.objects.for_tenant(tenant)
         .select_related("source")
         .annotate(
             total_clicks=_count_of(human_clicks, per="link_id"),
-            unique_clicks=_count_of(
-                human_clicks.exclude(visitor_hash=""), per="link_id", counted=Count("visitor_hash", distinct=True)
-            ),
+            unique_clicks=_RowCount(visitors),
             conversion_count=_count_of(attributed, per="attributed_click__link_id"),
         )
         .order_by("-created_at", "-id")
