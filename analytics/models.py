@@ -32,6 +32,26 @@ class DailyRollup(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "day"])]
 
 
+class IntentRollup(TenantOwnedModel):
+    """Interactions of one tenant-local day, bot, group and intent ("" for no rule's intent), and the conversions of
+    that day attributed to them (intent null: money no interaction earned). Top intents over any range read these
+    rows, not the interactions."""
+
+    id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
+    day = models.DateField()
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey("groups.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    intent = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - null: no interaction, "": no intent
+    interactions = models.PositiveIntegerField(default=0)
+    unhandled = models.PositiveIntegerField(default=0)
+    sentiment_sum = models.FloatField(default=0.0)
+    purchases = models.PositiveIntegerField(default=0)
+    revenue = models.JSONField(default=dict, help_text="Currency -> net minor units, refunds subtracted.")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"])]
+
+
 class MemberDay(TenantOwnedModel):
     """A member who sent at least one message on a tenant-local day: distinct active members over any range
     are exact (COUNT DISTINCT over these rows), never a sum of daily counts."""

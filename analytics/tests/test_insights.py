@@ -202,6 +202,7 @@ def test_top_intents_with_unhandled_share_sentiment_and_attributed_money(world, 
     _conversion(world, interaction=help_late, outcome="signup", amount=0, currency="EUR", at=_at(day, 15))
     _conversion(world, amount=300, at=_at(day, 16))  # no interaction: no intent's money
     params = {"start": day.isoformat(), "end": day.isoformat()}
+    kpi_aggregate_tenant(tenant=world["tenant"])  # top intents read the intent rollups
 
     rows = api.get(f"{BASE}/intents/", params).json()["intents"]
 

@@ -145,7 +145,7 @@ def test_a_bad_range_is_a_400_with_the_message_and_no_figures(world, owner_clien
     response = owner_client.get(page(world["tenant"]), {"since": "2026-11-15", "until": "yesterday"})
 
     assert response.status_code == 400
-    assert "To: A date as YYYY-MM-DD." in response.content.decode()
+    assert "To: A date from 2000-01-01 to 2999-12-31, as YYYY-MM-DD." in response.content.decode()
     assert "funnel_rows" not in response.context
 
 
@@ -327,7 +327,7 @@ def test_a_download_that_is_not_offered_is_a_404(world, owner_client, kind):
     ("params", "message"),
     [
         ({"since": "2026-11-15", "until": "2026-11-01"}, "To: On or after the From date."),
-        ({"since": "15/11/2026", "until": "2026-11-20"}, "From: A date as YYYY-MM-DD."),
+        ({"since": "15/11/2026", "until": "2026-11-20"}, "From: A date from 2000-01-01 to 2999-12-31, as YYYY-MM-DD."),
         ({"window_days": "0"}, "Conversion window: A whole number from 1 to 365."),
     ],
 )

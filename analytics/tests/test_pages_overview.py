@@ -263,7 +263,11 @@ def test_granularity_follows_the_range_length_unless_chosen(world, owner_client)
     ("params", "field", "message"),
     [
         ({"since": "2026-11-15", "until": "2026-11-09"}, "To", "On or after the From date."),
-        ({"since": "2026-02-30", "until": "2026-03-02"}, "From", "A date as YYYY-MM-DD."),
+        (
+            {"since": "2026-02-30", "until": "2026-03-02"},
+            "From",
+            "A date from 2000-01-01 to 2999-12-31, as YYYY-MM-DD.",
+        ),
         ({"range": "custom", "until": "2026-03-02"}, "From", "Required, as YYYY-MM-DD."),
         ({"since": "2020-01-01", "until": "2026-03-02"}, "To", "A range is at most 800 days."),
         ({"range": "forever"}, "Date range", "Select a valid choice."),
