@@ -344,11 +344,12 @@ def top_intents(*, scope: KpiScope, start: date, end: date, limit: int = 10) -> 
     # intent with conversions), and the page then costs the same two queries whatever the data.
     money: dict[str, tuple[int, dict[str, int]]] = {}
     earning = _intent_rollups(scope, start, end).filter(intent__isnull=False).exclude(purchases=0, revenue={})
-    for row in earning.values("intent", "purchases", "revenue"):
-        purchases, revenue = money.get(row["intent"], (0, {}))
-        for currency, amount in row["revenue"].items():
+    for earned in earning.values("intent", "purchases", "revenue"):
+        intent = str(earned["intent"])
+        purchases, revenue = money.get(intent, (0, {}))
+        for currency, amount in earned["revenue"].items():
             revenue[currency] = revenue.get(currency, 0) + amount
-        money[row["intent"]] = (purchases + row["purchases"], revenue)
+        money[intent] = (purchases + earned["purchases"], revenue)
     rows: list[IntentRow] = []
     for row in ranked:
         purchases, revenue = money.get(row["intent"], (0, {}))

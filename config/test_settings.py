@@ -14,5 +14,5 @@ DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # speed; hashing is Django's to test
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
-STATIC_ROOT = None  # type: ignore[assignment]  # tests serve static files from the source folders, without collectstatic
+STATIC_ROOT = None  # tests serve static files from the source folders, without collectstatic
 WHITENOISE_USE_FINDERS = True
