@@ -1,6 +1,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from time import monotonic
 from uuid import UUID
 
 from django.conf import settings
@@ -18,17 +19,50 @@ from tenants.selectors import api_key_list
 from tenants.url_tokens import url_token_hash, url_token_plausible
 
 
-def bot_get_by_callback_token(*, token: str) -> Bot | None:
+@dataclass(frozen=True)
+class CallbackBot:
+    """What ingest needs of the bot a callback URL names: no secrets, nothing that changes while the bot lives."""
+
+    id: UUID
+    tenant_id: UUID
+    group_id: UUID
+    groupme_group_id: str
+    command_prefix: str
+
+
+# Per process: token hash -> (monotonic expiry, bot). GroupMe calls one URL many times a minute and the row almost
+# never changes, so the lookup is a dict read for nearly every callback. Deactivating or deleting a bot takes effect
+# within BOTS_CALLBACK_CACHE_SECONDS (no cross-process invalidation); what slips through in that window is stored
+# and counted but never answered, because processing checks the bot again. Unknown tokens are not cached: a bot
+# created a moment ago is found at once, and junk tokens cannot fill the memory.
+_callback_bots: dict[str, tuple[float, CallbackBot]] = {}
+CALLBACK_CACHE_MAX_ENTRIES = 10_000
+
+
+def bot_get_by_callback_token(*, token: str) -> CallbackBot | None:
     """The active bot whose callback URL carries `token`. Not scoped by tenant: the token is what names the bot."""
     if not url_token_plausible(token):
         return None
-    # Only what ingest reads: loading the encrypted fields would decrypt two secrets per callback for nothing.
-    return (
-        Bot.objects.select_related("group")
-        .only("id", "tenant_id", "group__id", "group__groupme_group_id", "command_prefix", "optin_command")
-        .filter(callback_token_hash=url_token_hash(token), is_active=True, deleted_at__isnull=True)
+    token_hash = url_token_hash(token)
+    now = monotonic()
+    cached = _callback_bots.get(token_hash)
+    if cached is not None and cached[0] > now:
+        return cached[1]
+    row = (
+        Bot.objects.filter(callback_token_hash=token_hash, is_active=True, deleted_at__isnull=True)
+        .values_list("id", "tenant_id", "group_id", "group__groupme_group_id", "command_prefix")
         .first()
     )
+    if row is None:
+        _callback_bots.pop(token_hash, None)
+        return None
+    bot = CallbackBot(*row)
+    lifetime = settings.BOTS_CALLBACK_CACHE_SECONDS
+    if lifetime > 0:
+        if len(_callback_bots) >= CALLBACK_CACHE_MAX_ENTRIES:
+            _callback_bots.clear()  # crude but bounded; a real deployment has far fewer bots per process
+        _callback_bots[token_hash] = (now + lifetime, bot)
+    return bot
 
 
 def bot_list(*, tenant: Tenant) -> QuerySet[Bot]:

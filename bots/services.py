@@ -1,22 +1,28 @@
 """Writes of the bot runtime: ingest a callback, process a message, send a reply; bots, rules and provisioning."""
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import psycopg
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from psycopg.types.json import Jsonb
 
 from bots import groupme
 from bots.callbacks import CallbackMessage
 from bots.matching import command_word, regex_validate, rule_first_match
 from bots.models import Bot, GroupMeConnection, Interaction, ReplyPart, Rule
+from bots.outbox import ECHO_WAIT
 from bots.replies import reply_render, reply_split
 from bots.selectors import (
+    CallbackBot,
     bot_recent_reply_texts,
     groupme_connection_get,
     rules_for_matching,
@@ -36,6 +42,7 @@ from groups.services import (
 )
 from monetization.services import interaction_link_url
 from monetization.sponsorship import sponsored_line_for_reply
+from tenants.ids import uuid7
 from tenants.models import Tenant, User
 from tenants.url_tokens import url_token_hash, url_token_new
 
@@ -52,22 +59,49 @@ BREAKER_COOLDOWN = timedelta(minutes=10)
 # --- Ingest ----------------------------------------------------------------------------------------------------------
 
 
-def message_ingest(*, bot: Bot, callback: CallbackMessage, received_at: datetime) -> Message | None:
-    """Stores the callback's message once; None when GroupMe already delivered it. Enqueues processing on commit.
+def message_ingest(*, bot: CallbackBot, callback: CallbackMessage, received_at: datetime) -> UUID | None:
+    """Stores the callback's message once and wakes a worker; its id, or None when GroupMe already delivered it.
 
     The unique (group, GroupMe id) constraint decides: of two concurrent deliveries, one insert wins and the other
-    finds the conflict, without a lock or a prior read.
+    finds the conflict, without a lock or a prior read. The stored row is the outbox entry (`processed_at` null):
+    the wake-up after it may be lost (broker down, process killed) and the sweeper still finds the message.
     """
     text = callback.text
-    if callback.is_from_user and text and _sender_opted_out(bot=bot, callback=callback):
-        # An opted-out member's chatter is never stored. A command is kept only until it is answered (processing
-        # redacts it), so opted-out members can still use the bot, and opt back in.
-        is_command = command_word(text, command_prefix=bot.command_prefix) is not None
-        text = text if is_command else None
-    message = Message(
+    # An opted-out member's chatter is never stored. A command is kept only until it is answered (processing
+    # redacts it), so opted-out members can still use the bot, and opt back in: only chatter needs the check.
+    check_opt_out = bool(
+        callback.is_from_user and text and command_word(text, command_prefix=bot.command_prefix) is None
+    )
+    message_id = uuid7()
+    if connection.vendor == "postgresql":
+        stored = _message_insert_postgresql(
+            message_id=message_id, bot=bot, callback=callback, received_at=received_at, check_opt_out=check_opt_out
+        )
+    else:
+        if check_opt_out and _sender_opted_out(bot=bot, callback=callback):
+            text = None
+        stored = message_insert_once(message=_message_row(message_id=message_id, bot=bot, callback=callback,
+                                                          text=text, received_at=received_at))  # fmt: skip
+    if not stored:
+        logger.info("callback duplicate", extra={"bot": str(bot.id), "groupme_message_id": callback.message_id})
+        return None
+    transaction.on_commit(lambda: _enqueue_processing(tenant_id=bot.tenant_id, message_id=message_id))
+    return message_id
+
+
+def _sender_opted_out(*, bot: CallbackBot, callback: CallbackMessage) -> bool:
+    return member_is_opted_out(group_id=bot.group_id, groupme_user_id=callback.user_id or callback.sender_id)
+
+
+def _message_row(
+    *, message_id: UUID, bot: CallbackBot, callback: CallbackMessage, text: str | None, received_at: datetime
+) -> Message:
+    return Message(
+        id=message_id,
         tenant_id=bot.tenant_id,
+        created_at=received_at,
         group_id=bot.group_id,
-        bot=bot,
+        bot_id=bot.id,
         groupme_message_id=callback.message_id,
         sender_type=callback.sender_type,
         sender_id=callback.user_id or callback.sender_id,
@@ -79,22 +113,86 @@ def message_ingest(*, bot: Bot, callback: CallbackMessage, received_at: datetime
         sent_at=callback.sent_at,
         received_at=received_at,
     )
-    if not message_insert_once(message=message):
-        logger.info("callback duplicate", extra={"bot": str(bot.pk), "groupme_message_id": callback.message_id})
-        return None
-    transaction.on_commit(lambda: _enqueue_processing(tenant_id=bot.tenant_id, message_id=message.pk))
-    return message
 
 
-def _sender_opted_out(*, bot: Bot, callback: CallbackMessage) -> bool:
-    return member_is_opted_out(group_id=bot.group_id, groupme_user_id=callback.user_id or callback.sender_id)
+# The whole ingest write on PostgreSQL in one statement and one round trip: the opt-out check folded in (text and
+# attachments become NULL and [] when the sender opted out), the duplicate decided by the unique constraint. A
+# constant text, so it is prepared once per connection and then neither parsed nor planned again. Columns are
+# named here rather than read from the model so that the statement is the same string every time; a test checks
+# it against the model's columns.
+MESSAGE_INSERT_COLUMNS = (
+    "id", "tenant_id", "created_at", "group_id", "bot_id", "groupme_message_id", "sender_type", "sender_id",
+    "sender_name", "text", "attachments", "is_system", "event", "sent_at", "received_at",
+)  # fmt: skip
+_OPTED_OUT = (
+    "(%(check_opt_out)s AND EXISTS (SELECT 1 FROM groups_member WHERE group_id = %(group_id)s "
+    "AND groupme_user_id = %(member_user_id)s AND opted_out_at IS NOT NULL))"
+)
+MESSAGE_INSERT_SQL = (
+    f"INSERT INTO groups_message ({', '.join(MESSAGE_INSERT_COLUMNS)}) VALUES ("  # noqa: S608 - constant text
+    "%(id)s, %(tenant_id)s, %(received_at)s, %(group_id)s, %(bot_id)s, %(groupme_message_id)s, %(sender_type)s, "
+    "%(sender_id)s, %(sender_name)s, "
+    f"CASE WHEN {_OPTED_OUT} THEN NULL ELSE %(text)s END, "
+    f"CASE WHEN {_OPTED_OUT} THEN '[]'::jsonb ELSE %(attachments)s END, "
+    "%(is_system)s, %(event)s, %(sent_at)s, %(received_at)s"
+    ") ON CONFLICT (group_id, groupme_message_id) DO NOTHING RETURNING id"
+)
+
+
+def _message_insert_postgresql(
+    *, message_id: UUID, bot: CallbackBot, callback: CallbackMessage, received_at: datetime, check_opt_out: bool
+) -> bool:
+    """True when this call stored the message, False for a repeat. Through psycopg directly, on Django's connection:
+    a server-side-binding cursor can use a prepared statement, which Django's client-side-binding cursor cannot."""
+    text = callback.text
+    parameters = {
+        "id": message_id,
+        "tenant_id": bot.tenant_id,
+        "group_id": bot.group_id,
+        "bot_id": bot.id,
+        "groupme_message_id": callback.message_id,
+        "sender_type": callback.sender_type,
+        "sender_id": callback.user_id or callback.sender_id,
+        "sender_name": callback.name,
+        "text": text,
+        "attachments": Jsonb(callback.attachments if text is not None else []),
+        "is_system": callback.system or callback.sender_type == "system",
+        "event": Jsonb(callback.event) if callback.event is not None else None,
+        "sent_at": callback.sent_at,
+        "received_at": received_at,
+        "check_opt_out": check_opt_out,
+        "member_user_id": callback.user_id or callback.sender_id,  # its own parameter: a varchar there, text here
+    }
+    started = time.monotonic()
+    try:
+        stored = _message_insert_execute(parameters)
+    except (OperationalError, InterfaceError):
+        # Django's per-request health check (a SELECT 1 before the first query) is skipped on this path: a
+        # connection that broke since its last use (PostgreSQL restarted) shows up here instead, and the insert is
+        # tried once more on a new one. Trying again cannot store the message twice (same row id, same GroupMe id);
+        # if the first try did commit, the second answers "duplicate" and the sweeper wakes the message's processing.
+        if connection.in_atomic_block or connection.connection is None or connection.is_usable():
+            raise  # inside a transaction, no connection to be had, or a live one that refused the statement
+        connection.close()
+        stored = _message_insert_execute(parameters)
+    if connection.queries_logged:  # DEBUG, or a test counting statements: show it like any other
+        connection.queries_log.append(
+            {"sql": f"{MESSAGE_INSERT_SQL} -- prepared", "time": f"{time.monotonic() - started:.3f}"}
+        )
+    return stored
+
+
+def _message_insert_execute(parameters: dict[str, Any]) -> bool:
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        cursor.execute(MESSAGE_INSERT_SQL, parameters, prepare=True)
+        return cursor.fetchone() is not None
 
 
 def _enqueue_processing(*, tenant_id: Any, message_id: Any) -> None:
-    from bots.outbox import outbox_publish  # the task module imports this one
-    from bots.tasks import process_message
+    from bots.outbox import outbox_wake  # the task module imports this one
 
-    outbox_publish(process_message, str(tenant_id), str(message_id))
+    outbox_wake(tenant_id=tenant_id, message_id=message_id)
 
 
 # --- Processing ------------------------------------------------------------------------------------------------------
@@ -259,7 +357,10 @@ def reply_send(*, tenant_id: Any, interaction_id: Any) -> str:
 
     Each part is claimed (pending -> sending) with a conditional UPDATE before it is posted and marked sent after
     GroupMe's 2xx, so two workers never post the same part, and a part GroupMe accepted is never posted again.
-    Raises ReplyRetryLater on 429, 5xx and timeouts, leaving the part pending.
+    Raises ReplyRetryLater on 429, 5xx and connection failures, leaving the part pending. A post that got no
+    answer (read timeout) may have reached GroupMe, which takes no idempotency key: the part becomes uncertain
+    and is settled by GroupMe's echo of the post to the bot's callback (sent), or posted again when no echo came
+    within ECHO_WAIT.
     """
     interaction = (
         Interaction.objects.select_related("bot", "message").filter(tenant_id=tenant_id, pk=interaction_id).first()
@@ -272,13 +373,29 @@ def reply_send(*, tenant_id: Any, interaction_id: Any) -> str:
             continue
         if part.status == ReplyPart.Status.FAILED:
             return _reply_finish(interaction, failed=True)
-        claimed = ReplyPart.objects.filter(pk=part.pk, status=ReplyPart.Status.PENDING).update(
+        claimable = ReplyPart.Status.PENDING
+        if part.status == ReplyPart.Status.UNCERTAIN:
+            echoed_at = _reply_part_echoed_at(interaction=interaction, part=part)
+            if echoed_at is not None:
+                ReplyPart.objects.filter(pk=part.pk, status=ReplyPart.Status.UNCERTAIN).update(
+                    status=ReplyPart.Status.SENT, accepted_at=echoed_at, last_status_code=None, last_error=""
+                )
+                continue
+            wait = (part.updated_at + ECHO_WAIT - timezone.now()).total_seconds()
+            if wait > 0:
+                raise ReplyRetryLater("waiting for GroupMe's echo of a post that got no answer", retry_after=wait)
+            claimable = ReplyPart.Status.UNCERTAIN  # no echo: GroupMe never had it
+        claimed = ReplyPart.objects.filter(pk=part.pk, status=claimable).update(
             status=ReplyPart.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
         if not claimed:
             return Interaction.ReplyStatus.PENDING  # another worker holds this part; it will finish the reply
         try:
             groupme.bot_post(bot_id=bot_id, text=part.text)
+        except groupme.GroupMeOutcomeUnknownError as exc:
+            # Posting again now could show the group the reply twice: wait for GroupMe's echo of it instead.
+            _part_update(part, status=ReplyPart.Status.UNCERTAIN, error=exc)
+            raise ReplyRetryLater(str(exc), retry_after=ECHO_WAIT.total_seconds()) from exc
         except groupme.GroupMeRetryableError as exc:
             _part_update(part, status=ReplyPart.Status.PENDING, error=exc)
             raise ReplyRetryLater(str(exc), retry_after=exc.retry_after) from exc
@@ -289,6 +406,24 @@ def reply_send(*, tenant_id: Any, interaction_id: Any) -> str:
             status=ReplyPart.Status.SENT, accepted_at=timezone.now(), last_status_code=None, last_error=""
         )
     return _reply_finish(interaction, failed=False)
+
+
+# How long before a part became uncertain its post may have been made (the client's read timeout, and margin).
+ECHO_LOOKBACK = timedelta(seconds=30)
+
+
+def _reply_part_echoed_at(*, interaction: Interaction, part: ReplyPart) -> datetime | None:
+    """When GroupMe delivered this part's text back from a bot in the interaction's group, after the post that
+    got no answer; None when it has not (yet)."""
+    return (
+        Message.objects.filter(
+            tenant_id=interaction.tenant_id, group_id=interaction.group_id, sender_type=Message.SenderType.BOT,
+            sent_at__gte=part.updated_at - ECHO_LOOKBACK, text=part.text,
+        )
+        .order_by("sent_at")
+        .values_list("received_at", flat=True)
+        .first()
+    )  # fmt: skip
 
 
 def _part_update(part: ReplyPart, *, status: str, error: groupme.GroupMeError) -> None:
@@ -317,7 +452,7 @@ def _reply_finish(interaction: Interaction, *, failed: bool) -> str:
 def reply_give_up(*, tenant_id: Any, interaction_id: Any, reason: str) -> None:
     """After the last retry: the unsent parts and the interaction are marked failed, visibly."""
     with transaction.atomic():
-        unsent = [ReplyPart.Status.PENDING, ReplyPart.Status.SENDING]
+        unsent = [ReplyPart.Status.PENDING, ReplyPart.Status.SENDING, ReplyPart.Status.UNCERTAIN]
         ReplyPart.objects.filter(tenant_id=tenant_id, interaction_id=interaction_id, status__in=unsent).update(
             status=ReplyPart.Status.FAILED, last_error=reason[:255], updated_at=timezone.now()
         )

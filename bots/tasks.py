@@ -3,6 +3,7 @@ import random
 
 from celery import Task, shared_task
 from django.conf import settings
+from django.db import close_old_connections
 
 from bots.outbox import outbox_sweep
 from bots.services import ReplyRetryLater, message_process, raw_text_expire, reply_give_up, reply_send
@@ -21,6 +22,26 @@ def retry_delay(*, attempt: int, retry_after: float | None) -> float:
 @shared_task(name="bots.tasks.process_message")
 def process_message(tenant_id: str, message_id: str) -> None:
     message_process(tenant_id=tenant_id, message_id=message_id)
+
+
+@shared_task(bind=True, name="bots.tasks.process_messages")
+def process_messages(self: Task, messages: list[list[str]]) -> int:  # type: ignore[type-arg]
+    """[tenant id, message id] pairs: what ingest stored since its previous wake-up, or a sweep. How many ran.
+
+    One message failing does not hold up the others: it stays in the outbox, and the sweeper publishes it again.
+    """
+    processed = 0
+    for tenant_id, message_id in messages:
+        try:
+            message_process(tenant_id=tenant_id, message_id=message_id)
+        except Exception:
+            if self.request.is_eager:
+                raise  # inline (tests, zero-config): a crash must be loud
+            logger.exception("processing failed; left in the outbox", extra={"message_id": message_id})
+            close_old_connections()  # a broken connection is replaced before the next message
+            continue
+        processed += 1
+    return processed
 
 
 @shared_task(bind=True, name="bots.tasks.send_reply", max_retries=None)

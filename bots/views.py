@@ -35,7 +35,7 @@ def groupme_callback(request: HttpRequest, token: str) -> HttpResponse:
     except (ValueError, RecursionError, CallbackInvalid) as exc:
         detail = str(exc) if isinstance(exc, CallbackInvalid) else "The body is not valid JSON."
         return _refusal(400, "invalid", detail)
-    if callback.group_id != bot.group.groupme_group_id:
+    if callback.group_id != bot.groupme_group_id:
         return _refusal(403, "wrong_group", "This bot does not belong to that group.")
-    message = message_ingest(bot=bot, callback=callback, received_at=received_at)
-    return JsonResponse({"status": "accepted" if message else "duplicate"}, status=202 if message else 200)
+    message_id = message_ingest(bot=bot, callback=callback, received_at=received_at)
+    return JsonResponse({"status": "accepted" if message_id else "duplicate"}, status=202 if message_id else 200)

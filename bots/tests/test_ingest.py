@@ -224,18 +224,30 @@ def test_opting_out_redacts_history_and_stops_storing_text_until_opt_in(bot, del
 def test_callback_is_accepted_and_kept_when_the_broker_is_down(
     bot, deliver, fake_groupme, monkeypatch, django_capture_on_commit_callbacks
 ):
+    from kombu.exceptions import OperationalError
+
     from bots import outbox
+    from bots.tasks import process_messages
     from config.celery import app as celery_app
+
+    def broker_refuses(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
     RuleFactory(tenant=bot.tenant, bot=bot, pattern="help", response="ok")
     celery_app.conf.task_always_eager = False  # the autouse _celery_inline fixture puts it back
-    monkeypatch.setitem(celery_app.conf, "broker_url", "redis://127.0.0.1:1/0")
+    monkeypatch.setattr(process_messages, "apply_async", broker_refuses)  # as kombu fails when Redis is down
     monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+    wake_ups = outbox.WakeUpPublisher(autostart=False)  # flushed by hand below, with no thread racing the test
+    monkeypatch.setattr(outbox, "_wake_ups", wake_ups)
 
     assert deliver(bot, text="!help").status_code == 202
+    assert wake_ups.pending == 1  # the request only handed the id over; it never waited for the broker
+    assert wake_ups.flush() == 1  # the publish fails...
+    assert outbox._broker_down_until > 0  # ...is noticed, and the message stays in the outbox
     assert Message.objects.get().processed_at is None
 
     celery_app.conf.task_always_eager = True  # the broker is back
+    monkeypatch.delattr(process_messages, "apply_async")
     Message.objects.update(received_at=timezone.now() - timedelta(minutes=1))
 
     with django_capture_on_commit_callbacks(execute=True):
@@ -274,3 +286,142 @@ def test_message_text_past_retention_is_dropped_but_the_counts_stay(bot, deliver
     assert sorted(Message.objects.values_list("text", flat=True), key=str) == [None, "recent words"]
     assert Interaction.objects.get().message_text is None
     assert Message.objects.count() == 2
+
+
+# --- The lean ingest path --------------------------------------------------------------------------------------------
+
+
+def test_a_callback_for_a_known_bot_is_one_statement_on_postgresql(bot, client, django_assert_num_queries):
+    from django.db import connection
+
+    def post(**fields):
+        body = json.dumps(callback_payload(bot, **fields))
+        return client.post(f"/hooks/groupme/{bot.callback_token}/", body, content_type="application/json")
+
+    post(text="warm-up: the bot is looked up once and remembered")
+    # PostgreSQL: the INSERT with the opt-out check inside it. Elsewhere: the opt-out check, then the INSERT.
+    chatter_statements = 1 if connection.vendor == "postgresql" else 2
+    with django_assert_num_queries(chatter_statements):
+        assert post(text="see you all at practice tonight").status_code == 202
+    with django_assert_num_queries(1):
+        assert post(text="!help").status_code == 202  # a command needs no opt-out check anywhere
+    payload = callback_payload(bot, text="again")
+    post(**payload)
+    with django_assert_num_queries(chatter_statements):
+        assert post(**payload).status_code == 200  # a redelivery: the same statement finds the conflict
+    assert Message.objects.filter(groupme_message_id=payload["id"]).count() == 1
+
+
+def test_the_ingest_insert_names_every_column_a_new_message_has(db):
+    from bots.services import MESSAGE_INSERT_COLUMNS
+
+    columns = {field.column for field in Message._meta.concrete_fields}
+    # member and processed_at are set by processing; every other column must be written by ingest.
+    assert set(MESSAGE_INSERT_COLUMNS) == columns - {"member_id", "processed_at"}
+
+
+def test_a_deactivated_bot_is_refused_once_its_cached_lookup_expires(bot, deliver, fake_groupme, monkeypatch, settings):
+    from bots import selectors
+
+    settings.BOTS_CALLBACK_CACHE_SECONDS = 5
+    RuleFactory(tenant=bot.tenant, bot=bot, pattern="help", response="ok")
+    assert deliver(bot, text="hello").status_code == 202  # found, and remembered
+    Bot.objects.filter(pk=bot.pk).update(is_active=False)
+
+    # Within the cache's lifetime the message is still stored, but a deactivated bot never answers it.
+    assert deliver(bot, text="!help").status_code == 202
+    assert Message.objects.count() == 2
+    assert not Interaction.objects.exists()
+    assert fake_groupme.posts == []
+
+    later = selectors.monotonic() + 6
+    monkeypatch.setattr(selectors, "monotonic", lambda: later)
+    assert deliver(bot, text="!help").status_code == 404
+    assert Message.objects.count() == 2
+
+
+def test_unknown_tokens_are_not_remembered(bot, client, settings):
+    from bots.selectors import bot_get_by_callback_token
+
+    settings.BOTS_CALLBACK_CACHE_SECONDS = 60
+    Bot.objects.filter(pk=bot.pk).update(is_active=False)
+    assert bot_get_by_callback_token(token=bot.callback_token) is None
+    Bot.objects.filter(pk=bot.pk).update(is_active=True)  # a bot turned on is found at once
+    assert bot_get_by_callback_token(token=bot.callback_token).id == bot.pk
+
+
+def test_messages_stored_between_two_wake_ups_share_one_task(monkeypatch):
+    from bots import outbox
+    from config.celery import app as celery_app
+
+    published = []
+    monkeypatch.setattr(outbox, "outbox_publish", lambda task, batch: published.append((task.name, batch)) or True)
+    monkeypatch.setattr(outbox, "WAKE_UP_BATCH", 2)
+    celery_app.conf.task_always_eager = False  # the autouse _celery_inline fixture puts it back
+    wake_ups = outbox.WakeUpPublisher(autostart=False)
+    monkeypatch.setattr(outbox, "_wake_ups", wake_ups)
+
+    for number in range(3):
+        outbox.outbox_wake(tenant_id="t", message_id=f"m{number}")
+
+    assert published == []  # nothing is published by the caller
+    assert wake_ups.flush() == 3
+    assert published == [
+        ("bots.tasks.process_messages", [["t", "m0"], ["t", "m1"]]),
+        ("bots.tasks.process_messages", [["t", "m2"]]),
+    ]
+    assert wake_ups.flush() == 0
+
+
+def test_the_wake_up_thread_publishes_without_being_asked_twice(monkeypatch, wait_for, settings):
+    from bots import outbox
+    from config.celery import app as celery_app
+
+    settings.BOTS_WAKE_UP_INTERVAL_SECONDS = 0.01
+    published = []
+    monkeypatch.setattr(outbox, "outbox_publish", lambda task, batch: published.extend(batch) or True)
+    celery_app.conf.task_always_eager = False  # the autouse _celery_inline fixture puts it back
+    monkeypatch.setattr(outbox, "_wake_ups", outbox.WakeUpPublisher())
+
+    for number in range(50):
+        outbox.outbox_wake(tenant_id="t", message_id=f"m{number}")
+
+    wait_for(lambda: len(published) == 50, timeout=10, message="the thread to publish every id")
+    assert [message_id for _, message_id in published] == [f"m{number}" for number in range(50)]
+
+
+def test_one_failing_message_does_not_hold_up_its_batch(bot, deliver, monkeypatch):
+    from bots import tasks
+
+    done = []
+
+    def process(*, tenant_id, message_id):
+        if message_id == "poison":
+            raise RuntimeError("a bug in processing")
+        done.append(message_id)
+
+    monkeypatch.setattr(tasks, "message_process", process)
+    # Called as a worker calls it (not inline): a failure is logged and the message left for the sweeper.
+    assert tasks.process_messages([["t", "a"], ["t", "poison"], ["t", "b"]]) == 2
+    assert done == ["a", "b"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_broken_since_its_last_use_is_replaced_without_losing_the_callback(bot, client, monkeypatch):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the prepared INSERT and its retry are PostgreSQL's path")
+
+    def post(text):
+        body = json.dumps(callback_payload(bot, text=text))
+        return client.post(f"/hooks/groupme/{bot.callback_token}/", body, content_type="application/json")
+
+    monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", 60)  # persistent, as in production
+    connection.close()
+    assert post("first").status_code == 202
+    connection.connection.close()  # as a PostgreSQL restart leaves it: Django still holds the dead connection
+
+    assert post("second").status_code == 202
+    assert sorted(Message.objects.values_list("text", flat=True)) == ["first", "second"]
+    connection.close()

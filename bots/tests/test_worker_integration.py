@@ -78,23 +78,26 @@ def test_callbacks_during_a_broker_outage_are_kept_and_answered_after_it(
     from kombu.exceptions import OperationalError
 
     from bots import outbox
-    from bots.tasks import process_message
+    from bots.tasks import process_messages
 
     def broker_refuses(*args, **kwargs):
         raise OperationalError("Error 111 connecting to the broker. Connection refused.")
 
     # The publish fails the way kombu fails when Redis is down; stopping the shared Redis is the fault suite's job.
-    monkeypatch.setattr(process_message, "apply_async", broker_refuses)
+    monkeypatch.setattr(process_messages, "apply_async", broker_refuses)
     monkeypatch.setattr(outbox, "_broker_down_until", 0.0)
+    wake_ups = outbox.WakeUpPublisher(autostart=False)  # flushed by hand: the failed publish happens before we look
+    monkeypatch.setattr(outbox, "_wake_ups", wake_ups)
 
     statuses = [_post(live_server, live_bot, callback_payload(live_bot, text="!help", name=f"N{i}")).status_code
                 for i in range(5)]  # fmt: skip
 
     assert statuses == [202] * 5
+    assert wake_ups.flush() == 5  # the wake-up publish is refused
     assert Message.objects.filter(processed_at__isnull=True).count() == 5
     assert fake_groupme.posts == []
 
-    monkeypatch.delattr(process_message, "apply_async")  # the broker is back; beat's sweeper runs
+    monkeypatch.delattr(process_messages, "apply_async")  # the broker is back; beat's sweeper runs
     monkeypatch.setattr(outbox, "MESSAGE_GRACE", outbox.MESSAGE_GRACE * 0)
     assert outbox_sweep()["published"] == 5
 
