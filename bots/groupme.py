@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 import requests
+import urllib3
 from django.conf import settings
 
 logger = logging.getLogger("botyard.groupme")
@@ -22,6 +23,11 @@ class GroupMeError(Exception):
 
 class GroupMeRetryableError(GroupMeError):
     """429, 5xx, timeouts and connection failures: the same call may well succeed later."""
+
+
+class GroupMeOutcomeUnknownError(GroupMeRetryableError):
+    """The request left, and no answer came back (a read timeout, a connection dropped after sending): GroupMe
+    may have acted on it. Safe to repeat for a read; a post repeated could appear twice (no idempotency key)."""
 
 
 class GroupMeRejectedError(GroupMeError):
@@ -52,7 +58,9 @@ def _call(method: str, path: str, *, token: str | None = None, json: Any = None,
     try:
         response = _session().request(method, url, json=json, params=params, headers=headers, timeout=TIMEOUT_SECONDS)
     except requests.RequestException as exc:
-        raise GroupMeRetryableError(f"{method} {path}: {type(exc).__name__}") from exc
+        if _never_sent(exc):
+            raise GroupMeRetryableError(f"{method} {path}: {type(exc).__name__}") from exc
+        raise GroupMeOutcomeUnknownError(f"{method} {path}: {type(exc).__name__} after sending") from exc
     if 200 <= response.status_code < 300:
         if not response.content:
             return None
@@ -66,6 +74,17 @@ def _call(method: str, path: str, *, token: str | None = None, json: Any = None,
     if response.status_code == 429 or response.status_code >= 500:
         raise GroupMeRetryableError(message, status_code=response.status_code, retry_after=retry_after)
     raise GroupMeRejectedError(message, status_code=response.status_code)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the request certainly did not reach GroupMe: no connection was made (refused, unresolvable, timed
+    out while connecting)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(
+        reason, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+    )
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -132,6 +132,8 @@ class ReplyPart(TenantOwnedModel):
     class Status(models.TextChoices):
         PENDING = "pending"
         SENDING = "sending"
+        # Posted, and no answer: GroupMe may have it. Settled by GroupMe's echo of the post to the bot's callback.
+        UNCERTAIN = "uncertain"
         SENT = "sent"
         FAILED = "failed"
 

@@ -112,11 +112,6 @@ def test_callbacks_during_a_redis_outage_are_all_kept_and_processed_once_it_retu
     assert posted == Counter({f"Hi M{key}!": 1 for key in commands})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bots/outbox.py outbox_sweep: a reply part never attempted waits PART_GRACE (60 s), not MESSAGE_GRACE, "
-    "so a reply whose task died with Redis is sent up to PART_GRACE + a beat period after its interaction",
-)
 def test_a_reply_whose_task_died_with_redis_is_republished_as_soon_as_a_message_would_be(tenant, fake_groupme):
     interaction = InteractionFactory(tenant=tenant, reply_status=Interaction.ReplyStatus.PENDING, reply_text="Hi!")
     part = ReplyPart.objects.create(tenant=tenant, interaction=interaction, sequence=0, text="Hi!")
