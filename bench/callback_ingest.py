@@ -49,6 +49,7 @@ REPORTED_SETTINGS = (
 )  # fmt: skip
 RESULTS_DIR = ROOT / "bench" / "results"
 LUA_SCRIPT = ROOT / "bench" / "callback.lua"
+GUNICORN_CONFIG = ROOT / "config" / "gunicorn.conf.py"  # production's; the flags below override it
 BARE_PATH = "/bench/bare/"
 TENANT_PREFIX = "Bench callback ingest"
 OWNER_DOMAIN = "bench.localhost"
@@ -117,6 +118,23 @@ def queue_length(client: Any, queue: str) -> int:
     return sum(client.llen(key) for key in queue_keys(client, queue) if client.type(key) == b"list")
 
 
+def queued_message_ids(client: Any, queue: str) -> tuple[int, list[str]]:
+    """(tasks, message ids they carry): ingest publishes one process_messages task per batch of stored messages."""
+    tasks, message_ids = 0, []
+    for key in queue_keys(client, queue):
+        if client.type(key) != b"list":
+            continue
+        for raw in client.lrange(key, 0, -1):
+            envelope = json.loads(raw)
+            args = json.loads(base64.b64decode(envelope["body"]))[0]
+            tasks += 1
+            if envelope["headers"]["task"] == "bots.tasks.process_messages":
+                message_ids.extend(message_id for _tenant_id, message_id in args[0])
+            else:  # bots.tasks.process_message(tenant_id, message_id): the sweeper's, or an older ingest's
+                message_ids.append(args[1])
+    return tasks, message_ids
+
+
 def redis_purge(client: Any, queue: str) -> int:
     keys = [*queue_keys(client, queue), *client.scan_iter(match="botyard:*")]
     return client.delete(*keys) if keys else 0
@@ -144,10 +162,10 @@ def stored_ids(bot: Any, prefix: str) -> set[str]:
     return set(rows.values_list("groupme_message_id", flat=True))
 
 
-def stored_total(bot: Any) -> int:
+def stored_message_ids(bot: Any) -> list[str]:
     from groups.models import Message
 
-    return Message.objects.filter(group_id=bot.group_id).count()
+    return [str(pk) for pk in Message.objects.filter(group_id=bot.group_id).values_list("pk", flat=True)]
 
 
 def rows_cleanup() -> dict[str, int]:
@@ -235,10 +253,12 @@ def probe(fixture: dict[str, Any], bodies: "Bodies", redis_url: str, *, repeat: 
         encryption.decrypt = counting_decrypt
         try:
             with CaptureQueriesContext(connection) as captured:
-                redis_commands = redis_monitor(
-                    redis_url,
-                    lambda body=body: wsgi_call(handler, BARE_PATH if body is None else callback_path, body or b"{}"),
-                )
+
+                def one_request(body: bytes | None = body) -> None:
+                    wsgi_call(handler, BARE_PATH if body is None else callback_path, body or b"{}")
+                    time.sleep(0.05)  # the wake-up thread publishes after the response
+
+                redis_commands = redis_monitor(redis_url, one_request)
         finally:
             psycopg.Cursor.execute = original_execute  # type: ignore[method-assign]
             encryption.decrypt = original_decrypt
@@ -282,6 +302,7 @@ def probe(fixture: dict[str, Any], bodies: "Bodies", redis_url: str, *, repeat: 
     profile = sampler.shares(timing["callback"]["cpu_ms"])
 
     alternatives = lookup_alternatives(fixture, repeat=repeat)
+    write_costs = write_alternatives(fixture, repeat=repeat)
 
     # What one round trip costs this process, to weigh statements against Python work.
     client = redis_client(redis_url)
@@ -311,6 +332,7 @@ def probe(fixture: dict[str, Any], bodies: "Bodies", redis_url: str, *, repeat: 
         "in_process_timing": timing,
         "cpu_profile": profile,
         "lookup_alternatives": alternatives,
+        "write_alternatives": write_costs,
         "round_trip_cost": round_trips,
         "field_decrypt_us": round(decrypt_us, 1),
         "messages_stored_by_probe": len(stored_ids(fixture["bot"], "P")),
@@ -324,6 +346,7 @@ def lookup_alternatives(fixture: dict[str, Any], *, repeat: int) -> dict[str, An
     """
     from django.db import connection
 
+    from bots import selectors
     from bots.models import Bot
     from bots.selectors import bot_get_by_callback_token
     from groups.models import Member
@@ -356,8 +379,15 @@ def lookup_alternatives(fixture: dict[str, Any], *, repeat: int) -> dict[str, An
         members = Member.objects.filter(group_id=bot.group_id, groupme_user_id="555", opted_out_at__isnull=False)
         return members.exists()
 
+    def uncached_bot() -> Any:
+        selectors._callback_bots.clear()
+        return bot_get_by_callback_token(token=token)
+
     candidates: dict[str, Callable[[], Any]] = {
-        "bot: bot_get_by_callback_token (as is)": lambda: bot_get_by_callback_token(token=token),
+        "bot: bot_get_by_callback_token (as is: remembered per process)": lambda: bot_get_by_callback_token(
+            token=token
+        ),
+        "bot: bot_get_by_callback_token, not remembered": uncached_bot,
         "bot: same query, encrypted fields deferred": deferred_bot,
         "bot: .values() of the six fields ingest reads": values_bot,
         "bot: the same six fields, raw SQL": raw_bot,
@@ -385,6 +415,95 @@ def lookup_alternatives(fixture: dict[str, Any], *, repeat: int) -> dict[str, An
     return figures
 
 
+def _process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def write_alternatives(fixture: dict[str, Any], *, repeat: int) -> dict[str, Any]:
+    """The ingest write and the wake-up as the project makes them, and the ways they were made before.
+
+    Per call: this process's CPU, and for the INSERT the CPU of its PostgreSQL backend (read from /proc), which is
+    where a prepared statement saves (no parse, no plan).
+    """
+    from django.db import connection
+    from django.utils import timezone
+
+    from bots import services
+    from bots.callbacks import callback_parse
+    from bots.selectors import bot_get_by_callback_token
+    from bots.tasks import process_message, process_messages
+
+    bot = bot_get_by_callback_token(token=fixture["token"])
+    numbers = itertools.count()
+    bodies = Bodies(fixture["group_id"])
+
+    def ingest_one() -> None:
+        callback = callback_parse(json.loads(bodies.callback("A", next(numbers))[1]), received_at=timezone.now())
+        services.message_ingest(bot=bot, callback=callback, received_at=timezone.now())
+
+    original_enqueue = services._enqueue_processing
+    services._enqueue_processing = lambda **_: None  # the INSERT alone; the wake-up is measured below
+    figures: dict[str, Any] = {}
+    settings_dict = connection.settings_dict
+    try:
+        variants = (("INSERT, prepared (as is)", 1_000_000), ("INSERT, parsed and planned each time", None))
+        for label, threshold in variants:
+            connection.ensure_connection()
+            connection.connection.prepare_threshold = threshold
+            backend = connection.connection.info.backend_pid
+            for _ in range(20):
+                ingest_one()
+            wall, cpu, server = time.perf_counter(), time.process_time(), _process_cpu_seconds(backend)
+            for _ in range(repeat):
+                ingest_one()
+            figures[label] = {
+                "wall_ms": round((time.perf_counter() - wall) / repeat * 1000, 3),
+                "cpu_ms": round((time.process_time() - cpu) / repeat * 1000, 3),
+                "postgresql_backend_cpu_ms": round((_process_cpu_seconds(backend) - server) / repeat * 1000, 3),
+            }
+    finally:
+        services._enqueue_processing = original_enqueue
+        connection.connection.prepare_threshold = settings_dict["OPTIONS"].get("prepare_threshold")
+        # Stored without a wake-up on purpose: removed, so that the outbox check counts only what ingest woke for.
+        from groups.models import Message
+
+        Message.objects.filter(group_id=bot.group_id, groupme_message_id__startswith="A").delete()
+
+    # The wake-up: Celery's publish of one task (per message before; per batch now) against the hand-over.
+    from bots import outbox
+
+    pair = ["00000000-0000-0000-0000-000000000000", "00000000-0000-0000-0000-000000000001"]
+    # A queue of its own, deleted below: these tasks carry no stored message and must not reach the outbox check.
+    probe_queue = f"{process_messages.app.conf.task_default_queue}-publish-probe"
+    candidates: dict[str, Callable[[], Any]] = {
+        "wake-up: hand-over to the publisher thread (outbox_wake, as is)": lambda: outbox.outbox_wake(
+            tenant_id=pair[0], message_id=pair[1]
+        ),
+        "wake-up: Celery apply_async of process_messages (one per batch)": lambda: process_messages.apply_async(
+            args=([pair],), queue=probe_queue
+        ),
+        "wake-up: Celery apply_async of process_message (one per message, before)": lambda: process_message.apply_async(
+            args=pair, queue=probe_queue
+        ),
+    }
+    publisher, outbox._wake_ups = outbox._wake_ups, outbox.WakeUpPublisher(autostart=False)  # holds, never sends
+    for label, action in candidates.items():
+        wall, cpu = time.perf_counter(), time.process_time()
+        for _ in range(repeat):
+            action()
+        figures[label] = {
+            "wall_ms": round((time.perf_counter() - wall) / repeat * 1000, 3),
+            "cpu_ms": round((time.process_time() - cpu) / repeat * 1000, 3),
+        }
+    outbox._wake_ups = publisher
+    client = redis_client(os.environ["REDIS_URL"])
+    probe_keys = list(client.scan_iter(match=f"*{probe_queue}*"))
+    if probe_keys:
+        client.delete(*probe_keys)
+    return figures
+
+
 # Where a callback's CPU goes: a sample is a stack, and it counts for every labelled function on that stack.
 # Nested labels overlap (the insert's COMMIT runs the on-commit publish, for instance); shares do not add up to 1.
 CPU_POINTS: dict[str, tuple[str, str]] = {
@@ -395,9 +514,8 @@ CPU_POINTS: dict[str, tuple[str, str]] = {
     "  connection health check (is_usable: SELECT 1)": ("django/db/backends/postgresql/base.py", "is_usable"),
     "callback_parse": ("bots/callbacks.py", "callback_parse"),
     "message_ingest": ("bots/services.py", "message_ingest"),
-    "  opt-out check (_sender_opted_out)": ("bots/services.py", "_sender_opted_out"),
-    "  INSERT … ON CONFLICT DO NOTHING (message_insert_once)": ("groups/services.py", "message_insert_once"),
-    "    outbox publish (Celery apply_async)": ("bots/outbox.py", "outbox_publish"),
+    "  INSERT with the opt-out check (_message_insert_postgresql)": ("bots/services.py", "_message_insert_postgresql"),
+    "  wake-up hand-over (outbox_wake)": ("bots/outbox.py", "outbox_wake"),
     "across the request: ORM SQL compilation": ("django/db/models/sql/compiler.py", "as_sql"),
     "across the request: psycopg execute (send, wait, read)": ("psycopg/cursor.py", "execute"),
     "across the request: model instances from rows (from_db)": ("django/db/models/base.py", "from_db"),
@@ -526,12 +644,12 @@ class Gunicorn:
         threads = threads if worker_class == "gthread" else 1
         self.config = {"worker_class": worker_class, "workers": workers, "threads": threads}
         self.command = [
-            str(VENV_BIN / "gunicorn"), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
+            str(VENV_BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "config.wsgi", "--bind", f"127.0.0.1:{self.port}",
             "--workers", str(workers), "--worker-class", worker_class, "--backlog", "2048", "--timeout", "30",
             "--graceful-timeout", "5", "--log-level", "warning", "--error-logfile", self.log.name,
         ]  # fmt: skip
-        if worker_class == "gthread":
-            self.command += ["--threads", str(threads)]
+        # Always said: config/gunicorn.conf.py sets threads, and a sync worker with threads > 1 becomes gthread.
+        self.command += ["--threads", str(threads)]
         self.process = subprocess.Popen(self.command, cwd=ROOT, env=environment, start_new_session=True)  # noqa: S603
 
     def wait_healthy(self, deadline_seconds: float = 60) -> dict[str, Any]:
@@ -611,9 +729,11 @@ class CpuMeter:
 
     POLL_SECONDS = 0.25
 
-    def __init__(self, gunicorn: Gunicorn, database: str) -> None:
+    def __init__(self, gunicorn: Gunicorn, database: str, *, extra_roots: dict[str, int] | None = None) -> None:
         self.gunicorn = gunicorn
         self.database = database
+        # More process trees to count on their own (a Celery worker, the fake GroupMe): kind -> parent pid.
+        self.extra_roots = extra_roots or {}
         self._kinds: dict[int, str | None] = {}
         self.baseline = self._processes()
         self.latest = dict(self.baseline)
@@ -635,7 +755,10 @@ class CpuMeter:
         table = {}
         for pid, comm, ppid, cpu in proc_table():
             if pid not in self._kinds:
-                if pid == master or ppid == master:
+                extra = [kind for kind, root in self.extra_roots.items() if root in (pid, ppid)]
+                if extra:
+                    self._kinds[pid] = extra[0]
+                elif pid == master or ppid == master:
                     self._kinds[pid] = "gunicorn"
                 elif comm == "postgres" and self._serves_bench(pid):
                     self._kinds[pid] = "postgresql"
@@ -680,7 +803,8 @@ class CpuMeter:
             self.baseline.setdefault(pid, (kind, 0.0))
             self.latest[pid] = (kind, cpu)
         wall = time.perf_counter() - self.started
-        seconds = {"gunicorn": 0.0, "postgresql": 0.0, "redis": 0.0}
+        measured = ("gunicorn", "postgresql", "redis", *self.extra_roots)
+        seconds = dict.fromkeys(measured, 0.0)
         for pid, (kind, cpu) in self.latest.items():
             seconds[kind] += cpu - self.baseline[pid][1]
         seconds["load_generator"] = self._generator() - self.before_self
@@ -689,7 +813,7 @@ class CpuMeter:
         seconds["iowait"] = iowait - self.before_machine[1]
         seconds["steal"] = steal - self.before_machine[2]
         seconds["other_processes"] = max(0.0, seconds["machine_busy"] - sum(
-            seconds[kind] for kind in ("gunicorn", "postgresql", "redis", "load_generator")
+            seconds[kind] for kind in (*measured, "load_generator")
         ))  # fmt: skip
         return {name: round(value / wall, 2) for name, value in seconds.items()}
 
@@ -927,6 +1051,7 @@ def machine_description(environment: dict[str, str], redis_url: str) -> dict[str
     import celery
     import django
     import psycopg
+    from django.conf import settings
     from django.db import connection
 
     meminfo = Path("/proc/meminfo").read_text()
@@ -962,6 +1087,13 @@ def machine_description(environment: dict[str, str], redis_url: str) -> dict[str
         "redis": redis_client(redis_url).info("server")["redis_version"],
         "wrk": (wrk_version.stdout + wrk_version.stderr).splitlines()[0].strip(),
         "settings": {key: environment[key] for key in REPORTED_SETTINGS},
+        "ingest_settings": {
+            name: getattr(settings, name)
+            for name in (
+                "BOTS_CALLBACK_CACHE_SECONDS", "BOTS_WAKE_UP_INTERVAL_SECONDS", "BOTS_LOOP_MAX_REPLIES_PER_MINUTE",
+            )
+        },
+        "database_prepare_threshold": connection.settings_dict["OPTIONS"].get("prepare_threshold"),
         "database_conn_max_age": connection.settings_dict["CONN_MAX_AGE"],
         "database_conn_health_checks": connection.settings_dict["CONN_HEALTH_CHECKS"],
     }
@@ -994,7 +1126,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--worker-classes", default="sync,gthread", help="comma-separated: sync, gthread")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gthread worker (default 4)")
+    parser.add_argument("--threads", type=int, default=8, help="threads per gthread worker (default 8)")
     parser.add_argument("--duration", type=float, default=15, help="seconds per measured phase (default 15)")
     parser.add_argument("--rate", type=float, default=100, help="fixed rate in messages/s (default 100)")
     parser.add_argument("--connections", default="16,32", help="saturation concurrencies (default 16,32)")
@@ -1051,12 +1183,14 @@ def main(argv: list[str] | None = None) -> int:
             report["runs"][worker_class] = run_worker_class(
                 worker_class, args, environment, fixture, bodies, phase_numbers
             )
-        total = stored_total(fixture["bot"])
-        queued = queue_length(redis, args.queue)
+        time.sleep(1)  # the wake-up threads publish within a few milliseconds of the last insert
+        stored = stored_message_ids(fixture["bot"])
+        tasks, queued = queued_message_ids(redis, args.queue)
         report["outbox"] = {
-            "messages_stored": total,
-            "tasks_in_bench_queue": queued,
-            "one_task_per_stored_message": queued == total,
+            "messages_stored": len(stored),
+            "tasks_in_bench_queue": tasks,
+            "message_ids_in_tasks": len(queued),
+            "every_stored_message_queued_once": sorted(queued) == sorted(stored),
         }
         report["goals"] = goals(report)
     finally:
@@ -1087,6 +1221,10 @@ def _print_probe(probe_report: dict[str, Any]) -> None:
     print("  the callback's two reads, and cheaper ways to make them (CPU per call, this process):")
     for label, figures in probe_report["lookup_alternatives"].items():
         print(f"    {label:58s} {figures['cpu_ms']:6.3f} ms" if "cpu_ms" in figures else f"    {label}: {figures}")
+    print("  the ingest write and the wake-up, as is and as before (per call, this process):")
+    for label, figures in probe_report["write_alternatives"].items():
+        backend = figures.get("postgresql_backend_cpu_ms")
+        print(f"    {label:70s} {figures['cpu_ms']:6.3f} ms" + (f" (+ PostgreSQL {backend:.3f} ms)" if backend else ""))
     timing = probe_report["in_process_timing"]
     print(
         f"  in-process CPU per request: bare {timing['bare_view']['cpu_ms']} ms, callback "
@@ -1111,7 +1249,8 @@ def _print_summary(report: dict[str, Any]) -> None:
     if outbox:
         print(
             f"  outbox: {outbox['messages_stored']} messages stored, {outbox['tasks_in_bench_queue']} tasks queued "
-            f"({'one each' if outbox['one_task_per_stored_message'] else 'MISMATCH'})"
+            f"carrying {outbox['message_ids_in_tasks']} message ids "
+            f"({'each stored message once' if outbox['every_stored_message_queued_once'] else 'MISMATCH'})"
         )
 
 

@@ -81,8 +81,12 @@ def open_loop(
     duration: float,
     threads: int = 32,
     timeout: float = 10.0,
+    path_for: Callable[[int], str] | None = None,
 ) -> RunResult:
-    """Sends round(rate * duration) requests, request i due at start + i / rate; waits for every answer."""
+    """Sends round(rate * duration) requests, request i due at start + i / rate; waits for every answer.
+
+    `path_for(i)`, when given, chooses each request's path (several bots, each with its own callback URL).
+    """
     total = round(rate * duration)
     counter = itertools.count()
     lock = threading.Lock()
@@ -103,7 +107,7 @@ def open_loop(
             if pause > 0:
                 time.sleep(pause)
             sent = time.perf_counter()
-            status = connection.post(path, body)
+            status = connection.post(path_for(index) if path_for else path, body)
             mine.append(Outcome(key=key, status=status, due=due, sent=sent, done=time.perf_counter()))
         with lock:
             result.outcomes.extend(mine)
@@ -113,9 +117,19 @@ def open_loop(
 
 
 def closed_loop(
-    *, host: str, port: int, path: str, bodies: Iterator[tuple[str, bytes]], concurrency: int, timeout: float = 10.0
+    *,
+    host: str,
+    port: int,
+    path: str,
+    bodies: Iterator[tuple[str, bytes]],
+    concurrency: int,
+    timeout: float = 10.0,
+    path_for: Callable[[str], str] | None = None,
 ) -> RunResult:
-    """Each of `concurrency` connections sends the next body as soon as its previous answer arrived."""
+    """Each of `concurrency` connections sends the next body as soon as its previous answer arrived.
+
+    `path_for(key)`, when given, chooses each request's path from its key.
+    """
     lock = threading.Lock()
     result = RunResult()
     start = time.perf_counter()
@@ -129,7 +143,7 @@ def closed_loop(
             if item is None:
                 break
             sent = time.perf_counter()
-            status = connection.post(path, item[1])
+            status = connection.post(path_for(item[0]) if path_for else path, item[1])
             mine.append(Outcome(key=item[0], status=status, due=sent, sent=sent, done=time.perf_counter()))
         with lock:
             result.outcomes.extend(mine)
