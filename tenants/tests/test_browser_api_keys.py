@@ -2,6 +2,7 @@
 
 import pytest
 from django.test import Client
+from playwright.sync_api import expect
 
 from tenants.models import ApiKey, Role
 from tenants.tests.factories import ApiKeyFactory, MembershipFactory, UserFactory
@@ -39,7 +40,8 @@ def test_roll_a_key_copy_the_new_one_and_both_work_during_the_grace_period(brows
     assert page.evaluate("window.isSecureContext") is True
     copy = page.get_by_role("button", name="Copy", exact=True)
     copy.click()
-    page.wait_for_function("document.querySelector('[data-copy=\"new-api-key\"]').textContent === 'Copied'")
+    # expect() polls from Playwright's own world; wait_for_function(<string>) polls by eval, which the CSP refuses.
+    expect(page.locator('[data-copy="new-api-key"]')).to_have_text("Copied")
     copied = page.evaluate("navigator.clipboard.readText()")
 
     assert copied == new_key
