@@ -319,12 +319,7 @@ class IntentRow(TypedDict):
 
 
 def _intent_rollups(scope: KpiScope, start: date, end: date) -> QuerySet[IntentRollup]:
-    rows = IntentRollup.objects.for_tenant(scope.tenant).filter(day__gte=start, day__lte=end)
-    if scope.bot_id is not None:
-        rows = rows.filter(bot_id=scope.bot_id)
-    if scope.group_id is not None:
-        rows = rows.filter(group_id=scope.group_id)
-    return rows
+    return _rollups(scope, start, end, model=IntentRollup)
 
 
 def top_intents(*, scope: KpiScope, start: date, end: date, limit: int = 10) -> list[IntentRow]:

@@ -14,7 +14,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef, QuerySet, Sum
 
 from analytics.histogram import histogram_merge, histogram_percentile
-from analytics.models import ActiveMembers, AggregationWatermark, DailyRollup, MemberDay
+from analytics.models import ActiveMembers, AggregationWatermark, DailyRollup, IntentRollup, MemberDay
 from analytics.periods import period_end, period_start, periods_between
 from groups.models import Member
 from tenants.models import Tenant
@@ -31,8 +31,11 @@ class KpiScope:
     group_id: Any = None
 
 
-def _rollups(scope: KpiScope, start: date, end: date) -> QuerySet[DailyRollup]:
-    rows = DailyRollup.objects.for_tenant(scope.tenant).filter(day__gte=start, day__lte=end)
+def _rollups(
+    scope: KpiScope, start: date, end: date, *, model: type[DailyRollup | IntentRollup] = DailyRollup
+) -> QuerySet[Any]:
+    """The scope's rows of a day-keyed rollup table (DailyRollup or IntentRollup) for start..end."""
+    rows = model.objects.for_tenant(scope.tenant).filter(day__gte=start, day__lte=end)
     if scope.bot_id is not None:
         rows = rows.filter(bot_id=scope.bot_id)
     if scope.group_id is not None:
