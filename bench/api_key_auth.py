@@ -43,9 +43,9 @@ from bench.callback_ingest import (  # noqa: E402
     Gunicorn,
     bench_environment,
     database_prepare,
-    machine_description,
     redis_client,
     redis_purge,
+    report_header,
 )
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -440,12 +440,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     redis = redis_client(args.redis_url)
     report: dict[str, Any] = {
-        "benchmark": "api_key_auth",
-        "started_at": started_at.isoformat(),
-        "load_average_at_start": os.getloadavg(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "parameters": {key: value for key, value in vars(args).items() if key not in ("database_url", "redis_url")},
-        "machine": machine_description(environment, args.redis_url),
+        **report_header(benchmark="api_key_auth", started_at=started_at, args=args, environment=environment),
         "leftovers_before": rows_cleanup(),
     }
     fixture = fixture_create(stamp)

@@ -1047,6 +1047,20 @@ def _line(summary: dict[str, Any]) -> str:
     )
 
 
+def report_header(
+    *, benchmark: str, started_at: datetime, args: argparse.Namespace, environment: dict[str, str]
+) -> dict[str, Any]:
+    """The fields every benchmark's results file starts with: what ran, when, how loaded, on what machine."""
+    return {
+        "benchmark": benchmark,
+        "started_at": started_at.isoformat(),
+        "load_average_at_start": os.getloadavg(),
+        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        "parameters": {key: value for key, value in vars(args).items() if key not in ("database_url", "redis_url")},
+        "machine": machine_description(environment, args.redis_url),
+    }
+
+
 def machine_description(environment: dict[str, str], redis_url: str) -> dict[str, Any]:
     import celery
     import django
@@ -1090,7 +1104,9 @@ def machine_description(environment: dict[str, str], redis_url: str) -> dict[str
         "ingest_settings": {
             name: getattr(settings, name)
             for name in (
-                "BOTS_CALLBACK_CACHE_SECONDS", "BOTS_WAKE_UP_INTERVAL_SECONDS", "BOTS_LOOP_MAX_REPLIES_PER_MINUTE",
+                "BOTS_CALLBACK_CACHE_SECONDS",
+                "BOTS_WAKE_UP_INTERVAL_SECONDS",
+                "BOTS_LOOP_MAX_REPLIES_PER_MINUTE",
             )
         },
         "database_prepare_threshold": connection.settings_dict["OPTIONS"].get("prepare_threshold"),
@@ -1160,12 +1176,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     redis = redis_client(args.redis_url)
     report: dict[str, Any] = {
-        "benchmark": "callback_ingest",
-        "started_at": started_at.isoformat(),
-        "load_average_at_start": os.getloadavg(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "parameters": {key: value for key, value in vars(args).items() if key not in ("database_url", "redis_url")},
-        "machine": machine_description(environment, args.redis_url),
+        **report_header(benchmark="callback_ingest", started_at=started_at, args=args, environment=environment),
         "leftovers_before": {"rows": rows_cleanup(), "redis_keys": redis_purge(redis, args.queue)},
     }
     fixture = fixture_create(stamp)

@@ -45,9 +45,9 @@ from bench.callback_ingest import (  # noqa: E402
     bench_environment,
     database_prepare,
     free_port,
-    machine_description,
     redis_client,
     redis_purge,
+    report_header,
 )
 
 RESULTS_DIR = ROOT / "bench" / "results"
@@ -312,12 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     django.setup()
     redis = redis_client(args.redis_url)
     report: dict[str, Any] = {
-        "benchmark": "reply_latency",
-        "started_at": started_at.isoformat(),
-        "load_average_at_start": os.getloadavg(),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "parameters": {key: value for key, value in vars(args).items() if key not in ("database_url", "redis_url")},
-        "machine": machine_description(environment, args.redis_url),
+        **report_header(benchmark="reply_latency", started_at=started_at, args=args, environment=environment),
         "leftovers_before": {"rows": rows_cleanup(), "redis_keys": redis_purge(redis, args.queue)},
     }
     database = urlsplit(args.database_url).path.lstrip("/")
