@@ -644,11 +644,10 @@ def main() -> int:
     import django
 
     django.setup()
-    from django.db import connection
     from django.test import Client
 
     from analytics.services import kpi_aggregate_tenant
-    from bench.kpi_aggregation import machine, rows_cleanup, vacuum_analyze
+    from bench.kpi_aggregation import database_drop_if_asked, machine, results_write, rows_cleanup, vacuum_analyze
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     result: dict[str, Any] = {
@@ -773,24 +772,8 @@ def main() -> int:
             undo.disable() if hasattr(undo, "disable") else undo.cleanup()
         RESULTS_DIR.mkdir(exist_ok=True)
         path = RESULTS_DIR / f"dashboard-{stamp}.json"
-        if args.keep_rows:
-            result["cleanup"] = "rows kept"
-        elif args.drop_database:
-            result["cleanup"] = "database dropped"
-        else:
-            result["cleanup"] = rows_cleanup(args.database_url)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
-                result["database_size_after_cleanup"] = cursor.fetchone()[0]
-        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-        print(f"results: {path.relative_to(ROOT)}")
-    if args.drop_database and not args.keep_rows:
-        import psycopg
-
-        connection.close()
-        with psycopg.connect(args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{args.database_url.rsplit("/", 1)[1]}"')
-        print("dropped the database")
+        results_write(args, result, path)
+    database_drop_if_asked(args)
     return 0
 
 

@@ -559,23 +559,39 @@ def main() -> int:
         result["finished_at"] = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         RESULTS_DIR.mkdir(exist_ok=True)
         path = RESULTS_DIR / f"kpi_aggregation-{stamp}.json"
-        if args.drop_database and not args.keep_rows:
-            result["cleanup"] = "database dropped"
-        elif not args.keep_rows:
-            result["cleanup"] = rows_cleanup(args.database_url)
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
-                result["database_size_after_cleanup"] = cursor.fetchone()[0]
-        path.write_text(json.dumps(result, indent=2, default=str) + "\n")
-        print(f"results: {path.relative_to(ROOT)}")
-    if args.drop_database and not args.keep_rows:
-        import psycopg
-
-        connection.close()
-        with psycopg.connect(args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{args.database_url.rsplit("/", 1)[1]}"')
-        print("dropped the database")
+        results_write(args, result, path)
+    database_drop_if_asked(args)
     return 0
+
+
+def results_write(args: argparse.Namespace, result: dict[str, Any], path: Path) -> None:
+    """Records how the run left the database (rows kept, the database to be dropped, or this run's rows deleted),
+    then writes the results file."""
+    from django.db import connection
+
+    if args.keep_rows:
+        result["cleanup"] = "rows kept"
+    elif args.drop_database:
+        result["cleanup"] = "database dropped"
+    else:
+        result["cleanup"] = rows_cleanup(args.database_url)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_size_pretty(pg_database_size(current_database()))")
+            result["database_size_after_cleanup"] = cursor.fetchone()[0]
+    path.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    print(f"results: {path.relative_to(ROOT)}")
+
+
+def database_drop_if_asked(args: argparse.Namespace) -> None:
+    if not args.drop_database or args.keep_rows:
+        return
+    import psycopg
+    from django.db import connection
+
+    connection.close()
+    with psycopg.connect(args.database_url.rsplit("/", 1)[0] + "/postgres", autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{args.database_url.rsplit("/", 1)[1]}"')
+    print("dropped the database")
 
 
 if __name__ == "__main__":
