@@ -43,6 +43,7 @@ from monetization.selectors import (
     attribution_explained,
     conversion_page,
     link_list_with_stats,
+    link_rows,
     revenue_ledger_by_source_kind,
     source_list,
 )
@@ -190,7 +191,7 @@ class LinkEditView(_ServiceFormPage, MoneyScopedPage):
     model = Link
 
     def tenant_queryset(self, *, tenant: Tenant) -> QuerySet[Any]:
-        return Link.objects.for_tenant(tenant)
+        return link_rows(tenant=tenant)
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
         context = super().get_context_data(**kwargs)
@@ -215,7 +216,7 @@ class LinkDeleteView(MoneyScopedPage):
     model = Link
 
     def tenant_queryset(self, *, tenant: Tenant) -> QuerySet[Any]:
-        return Link.objects.for_tenant(tenant)
+        return link_rows(tenant=tenant)
 
     def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         link = self.get_object()

@@ -16,6 +16,11 @@ def source_list(*, tenant: Tenant) -> QuerySet[MonetizationSource]:
     return MonetizationSource.objects.for_tenant(tenant)
 
 
+def link_rows(*, tenant: Tenant) -> QuerySet[Link]:
+    """The tenant's links as plain rows, without counts: for the page that edits or deletes one."""
+    return Link.objects.for_tenant(tenant)
+
+
 def link_list(*, tenant: Tenant) -> QuerySet[Link]:
     """Links with their human click counts (link-preview fetchers excluded), counted in the same query."""
     human_clicks = Count("clicks", filter=Q(clicks__is_bot=False))
