@@ -101,6 +101,7 @@ CLICK_SHARE: dict[str, float] = {
 }
 PREVIEW_SHARE = 0.06  # of the short URLs: fetched by a link-preview bot when the reply was shared onwards
 REFUND_SHARE = 0.15  # of the purchases
+REFUND_DAYS_AFTER_PURCHASE = (1.0, 6.0)
 REPEAT_SHARE = 0.1  # of the postbacks and payment events: the provider delivers it again
 PURCHASE_COMMISSIONS = (480, 640, 880, 1200, 1680, 2400, 3200)  # cents: 8% of a $60 to $400 order
 SPONSOR_SIGNUP_BOUNTY = 200  # cents the sponsor pays per loyalty-club signup
@@ -342,7 +343,13 @@ class _MoneyRun:
         return sorted(items, key=lambda item: hashlib.sha256(f"{self.seed}:{key(item)}:{purpose}".encode()).digest())
 
     def _before_now(self, at: datetime) -> datetime:
+        """For a request the demo sends now: a member who would click in the future clicked just now."""
         return min(at, self.now - timedelta(seconds=1))
+
+    def _has_happened(self, at: datetime) -> bool:
+        """For what a source reports: dated in the future, it has not happened, so it is not reported (dating it
+        now would put a day-old purchase's refund, or a conversion, at the moment seed_demo ran)."""
+        return at < self.now
 
     # Clicks ---------------------------------------------------------------------------------------------------------
 
@@ -410,15 +417,16 @@ class _MoneyRun:
                 count = _quota(len(ranked), planned.share)
                 for click in ranked[taken : taken + count]:
                     rng = self.rng(click.url.key(planned.outcome))
+                    at = click.at + timedelta(minutes=rng.uniform(*planned.minutes_after_click))
+                    if not self._has_happened(at):
+                        continue  # a member who clicked minutes ago has not bought yet
                     reports.append(
                         _Report(
                             source=source,
                             outcome=planned.outcome,
                             amount=rng.choice(planned.amounts),
                             provider_id=self.provider_id(self._id_prefix(source), click.url.key(planned.outcome)),
-                            at=self._before_now(
-                                click.at + timedelta(minutes=rng.uniform(*planned.minutes_after_click))
-                            ),
+                            at=at,
                             click_id=click.click_id,
                         )
                     )
@@ -432,17 +440,21 @@ class _MoneyRun:
     def refunds(self, purchases: Sequence[_Report]) -> list[_Report]:
         """Some buyers send the goods back a few days later; the program reports the commission it takes back."""
         ranked = self.ranked(purchases, purpose="refund", key=lambda report: report.provider_id)
-        return [
-            _Report(
-                source=purchase.source,
-                outcome=Outcome.REFUND,
-                amount=purchase.amount,
-                provider_id=f"{purchase.provider_id}-refund",
-                click_id=purchase.click_id,
-                at=self._before_now(purchase.at + timedelta(days=self.rng(purchase.provider_id).uniform(1, 6))),
-            )
-            for purchase in ranked[: _quota(len(purchases), REFUND_SHARE)]
-        ]
+        refunds = []
+        for purchase in ranked[: _quota(len(purchases), REFUND_SHARE)]:
+            at = purchase.at + timedelta(days=self.rng(purchase.provider_id).uniform(*REFUND_DAYS_AFTER_PURCHASE))
+            if self._has_happened(at):  # a purchase of yesterday may still be sent back; it has not been yet
+                refunds.append(
+                    _Report(
+                        source=purchase.source,
+                        outcome=Outcome.REFUND,
+                        amount=purchase.amount,
+                        provider_id=f"{purchase.provider_id}-refund",
+                        click_id=purchase.click_id,
+                        at=at,
+                    )
+                )
+        return refunds
 
     def direct_payments(self, *, source: MonetizationSource, count: int, since: datetime) -> list[_Report]:
         """Gifts or sign-ups from the source's own page: no click, so no attribution."""
