@@ -1,8 +1,8 @@
 """Bot health: is each bot still hearing its group, and are its replies getting through?
 
-`bot_health` reads every figure for all of a tenant's bots in a constant number of queries (five; four when the
-bots are given): the bots, each bot's last callback, its group's messages per hour of the day over 7 days, the
-reply parts of the last 24 hours by outcome, and each bot's last few finished replies.
+`bot_health` reads every figure for all of a tenant's bots in a constant number of queries (four; three when the
+bots are given): the bots, each bot's last callback and its last few finished replies, its group's messages per
+hour over 7 days, and the reply parts of the last 24 hours by outcome.
 
 A bot is *silent* when its group, going by the same hours of the day over the last 7 days, would usually have
 sent at least 4 messages since the bot's last callback (and that was at least 30 minutes ago). With an even rate
@@ -24,8 +24,8 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, F, Min, OuterRef, Q, Subquery, Window
-from django.db.models.functions import ExtractHour, RowNumber
+from django.db.models import BooleanField, Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import TruncHour
 from django.template.loader import render_to_string
 from django.utils import timezone
 
@@ -98,7 +98,7 @@ class BotHealth:
 @dataclass
 class _GroupActivity:
     by_hour: list[int] = field(default_factory=lambda: [0] * 24)  # messages per UTC hour of the day
-    first_at: datetime | None = None
+    first_at: datetime | None = None  # the start of the UTC hour of its first message in the window
 
     @property
     def total(self) -> int:
@@ -139,29 +139,71 @@ def _duration(seconds: float) -> str:
     return f"{days} d {hours} h" if hours else f"{days} d"
 
 
-def _last_callbacks(*, tenant: Tenant, bot_ids: list[Any], now: datetime) -> dict[Any, datetime | None]:
-    # Newest first along the (tenant, -sent_at) index, stopping at the bot's first row: no scan of its history.
+def _callbacks_and_recent_replies(
+    *, tenant: Tenant, bot_ids: list[Any], now: datetime
+) -> tuple[dict[Any, datetime | None], dict[Any, list[bool]]]:
+    """Per bot, its last callback, and its last finished replies, newest first: True where GroupMe rejected the
+    post (400/404).
+
+    One row per bot, every figure a subquery that walks one index newest first and stops after a row or a few: the
+    last callback along the (tenant, -sent_at) index of messages, stopping at the bot's newest row; the n-th newest
+    finished reply along the (bot, -occurred_at) index of interactions, a few rows. Neither reads the bot's history,
+    where one window over all of the tenant's finished replies of 7 days read and sorted every one of them.
+    """
     latest = (
         Message.objects.filter(tenant=tenant, bot_id=OuterRef("pk"), sent_at__lte=now)
         .order_by("-sent_at")
         .values("received_at")[:1]
     )
-    return dict(Bot.objects.filter(tenant=tenant, pk__in=bot_ids).values_list("pk", Subquery(latest)))
+    rejected = ReplyPart.objects.filter(
+        interaction=OuterRef("pk"), status=ReplyPart.Status.FAILED, last_status_code__in=REJECTED_STATUS_CODES
+    )
+    finished = (
+        Interaction.objects.filter(
+            bot_id=OuterRef("pk"),
+            occurred_at__gt=now - RATE_WINDOW,
+            occurred_at__lte=now,
+            reply_status__in=[Interaction.ReplyStatus.SENT, Interaction.ReplyStatus.FAILED],
+        )
+        .order_by("-occurred_at", "-id")
+        .values(was_rejected=Exists(rejected))
+    )
+    recent_columns = [f"recent_{n}" for n in range(FAILING_BOT_ID_REPLIES)]
+    rows = (
+        Bot.objects.filter(tenant=tenant, pk__in=bot_ids)
+        .annotate(
+            last_callback_at=Subquery(latest),
+            # None where the bot has fewer finished replies in the window.
+            **{
+                column: Subquery(finished[n : n + 1], output_field=BooleanField())
+                for n, column in enumerate(recent_columns)
+            },
+        )
+        .values("pk", "last_callback_at", *recent_columns)
+    )
+    last_callbacks: dict[Any, datetime | None] = {}
+    recent: dict[Any, list[bool]] = {}
+    for row in rows:
+        last_callbacks[row["pk"]] = row["last_callback_at"]
+        recent[row["pk"]] = [bool(row[column]) for column in recent_columns if row[column] is not None]
+    return last_callbacks, recent
 
 
 def _group_activity(*, tenant: Tenant, group_ids: list[Any], now: datetime) -> dict[Any, _GroupActivity]:
+    # By the clock hour, not the hour of the day: the earliest hour is the observation's start, so no MIN(sent_at)
+    # is kept per group and hour; the 168 hours of each group fold into its 24 hours of the day here.
     activity: dict[Any, _GroupActivity] = defaultdict(_GroupActivity)
     rows = (
         Message.objects.filter(tenant=tenant, group_id__in=group_ids, sent_at__gt=now - RATE_WINDOW, sent_at__lte=now)
-        .values("group_id", hour=ExtractHour("sent_at", tzinfo=UTC))
-        .annotate(n=Count("id"), first_at=Min("sent_at"))
+        .values_list("group_id", TruncHour("sent_at", tzinfo=UTC))
+        .annotate(n=Count("*"))
         .order_by()
     )
-    for row in rows:
-        group = activity[row["group_id"]]
-        group.by_hour[row["hour"]] = row["n"]
-        if group.first_at is None or row["first_at"] < group.first_at:
-            group.first_at = row["first_at"]
+    for group_id, hour, n in rows:
+        group = activity[group_id]
+        group.by_hour[hour.astimezone(UTC).hour] += n
+        if group.first_at is None or hour < group.first_at:
+            group.first_at = hour
     return activity
 
 
@@ -187,33 +229,6 @@ def _reply_figures(*, tenant: Tenant, bot_ids: list[Any], now: datetime) -> dict
         )
         for row in rows
     }
-
-
-def _recent_replies(*, tenant: Tenant, bot_ids: list[Any], now: datetime) -> dict[Any, list[bool]]:
-    """Per bot, its last finished replies, newest first: True where GroupMe rejected the post (400/404)."""
-    rejected = ReplyPart.objects.filter(
-        interaction=OuterRef("pk"), status=ReplyPart.Status.FAILED, last_status_code__in=REJECTED_STATUS_CODES
-    )
-    rows = (
-        Interaction.objects.filter(
-            tenant=tenant,
-            bot_id__in=bot_ids,
-            occurred_at__gt=now - RATE_WINDOW,
-            occurred_at__lte=now,
-            reply_status__in=[Interaction.ReplyStatus.SENT, Interaction.ReplyStatus.FAILED],
-        )
-        .annotate(
-            rank=Window(RowNumber(), partition_by=[F("bot_id")], order_by=[F("occurred_at").desc(), F("id").desc()]),
-            rejected=Exists(rejected),
-        )
-        .filter(rank__lte=FAILING_BOT_ID_REPLIES)
-        .order_by("bot_id", "rank")
-        .values_list("bot_id", "rejected")
-    )
-    recent: dict[Any, list[bool]] = defaultdict(list)
-    for bot_id, was_rejected in rows:
-        recent[bot_id].append(was_rejected)
-    return recent
 
 
 def _expected_messages(
@@ -300,10 +315,9 @@ def bot_health(*, tenant: Tenant, bots: Iterable[Bot] | None = None, now: dateti
     if not chosen:
         return []
     bot_ids = [bot.pk for bot in chosen]
-    last_callbacks = _last_callbacks(tenant=tenant, bot_ids=bot_ids, now=now)
+    last_callbacks, recent_replies = _callbacks_and_recent_replies(tenant=tenant, bot_ids=bot_ids, now=now)
     activity = _group_activity(tenant=tenant, group_ids=list({bot.group_id for bot in chosen}), now=now)
     reply_figures = _reply_figures(tenant=tenant, bot_ids=bot_ids, now=now)
-    recent_replies = _recent_replies(tenant=tenant, bot_ids=bot_ids, now=now)
 
     results = []
     for bot in chosen:

@@ -2,28 +2,28 @@
 sentiment trend and community economics.
 
 Every selector takes a `KpiScope` (tenant, optionally a bot or a group) and inclusive dates in the tenant's time
-zone, and answers in a fixed number of aggregate queries, however much data the tenant has. Member figures come
-from `MemberDay` and trends from `DailyRollup`; what the rollups do not hold (intents, attribution of a
-conversion to a click, members who interacted) is aggregated from the raw tables over an indexed range of
-instants. Member figures for a bot are those of the bot's group (a bot has exactly one group).
+zone, and answers in a fixed number of aggregate queries, however much data the tenant has. Figures come from
+what the KPI job keeps (member-days, retention cells, daily and intent rollups); what no rollup can hold for
+every range is read from raw rows by index: the funnel from the conversions attributed to the range's clicks, and
+engaged members by one probe per member. Member figures for a bot are those of the bot's group (a bot has
+exactly one group).
 
 Money is never added across currencies; ratios of money are in minor units, rounded to two decimals.
 """
 
 import operator
 from collections import defaultdict
-from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any, TypedDict
 
-from django.db.models import Count, DateField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, DateField, Exists, F, Max, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import Combinable
 from django.db.models.functions import TruncMonth, TruncWeek
 
-from analytics.models import IntentRollup, MemberDay
+from analytics.models import IntentRevenue, IntentRollup, MemberDay, RetentionCell
 from analytics.periods import period_start, periods_between
-from analytics.selectors import KpiScope, _rollups
+from analytics.selectors import KpiScope, _rollups, intent_ranking, scope_members
 from analytics.services import day_bounds
 from bots.models import Interaction
 from bots.selectors import bot_list
@@ -115,10 +115,12 @@ def active_members_rolling(*, scope: KpiScope, end: date) -> ActiveMembers:
     """DAU (the day `end`), WAU (the 7 days ending on it), MAU (the 30 days ending on it), counted exactly as
     distinct members in one query, and stickiness DAU/MAU. A member is one person in one group."""
     wau_start, mau_start = end - timedelta(days=6), end - timedelta(days=29)
-    counts = _member_days(scope, mau_start, end).aggregate(
-        dau=Count("member_id", distinct=True, filter=Q(day=end)),
-        wau=Count("member_id", distinct=True, filter=Q(day__gte=wau_start)),
-        mau=Count("member_id", distinct=True),
+    # Each member's last active day of the 30, then three counts over those: one pass, no distinct sorts.
+    last_days = _member_days(scope, mau_start, end).values("member_id").annotate(last=Max("day")).order_by()
+    counts = last_days.aggregate(
+        dau=Count("member_id", filter=Q(last=end)),
+        wau=Count("member_id", filter=Q(last__gte=wau_start)),
+        mau=Count("member_id"),
     )
     return ActiveMembers(
         end=end,
@@ -156,44 +158,37 @@ class Retention(TypedDict):
 
 def retention_cohorts(*, scope: KpiScope, start: date, end: date, weeks: int = 8) -> Retention:
     """One row per ISO week from the week holding `start` to the week holding `end`: the members whose first
-    active day (their earliest MemberDay, in all history) falls in that week, and for week offsets 0..`weeks` the
-    share of them active (any MemberDay) in that week. Weeks that begin after `end` are not observed: null.
+    active day (their earliest member-day, in all history) falls in that week, and for week offsets 0..`weeks` the
+    share of them active (any member-day) in that week. Weeks that begin after `end` are not observed: null.
 
-    One query: the member-days of the range whose member has none before it (an anti-join), each labelled with
-    its member's first day by a correlated subquery on the member_id index, counted distinct per (cohort week,
-    activity week) in the database.
+    One query over the cells the KPI job keeps (cohort x week x group), summed over the scope's groups: a year of
+    cohorts is a few hundred rows, whatever the number of member-days.
     """
     first_week = period_start(start, "week")
-    seen_before = MemberDay.objects.filter(tenant=scope.tenant, member_id=OuterRef("member_id"), day__lt=first_week)
-    first_day = Subquery(
-        MemberDay.objects.filter(tenant=scope.tenant, member_id=OuterRef("member_id"))
-        .order_by("day")
-        .values("day")[:1],
-        output_field=DateField(),
+    cells = RetentionCell.objects.for_tenant(scope.tenant).filter(
+        cohort__gte=first_week, cohort__lte=end, weeks_after__lte=weeks, week__lte=end
     )
-    pairs = (
-        _member_days(scope, first_week, end)
-        .filter(~Exists(seen_before))
-        .annotate(
-            cohort=TruncWeek(first_day, output_field=DateField()), week=TruncWeek("day", output_field=DateField())
-        )
-        .values("cohort", "week")
-        .annotate(active=Count("member_id", distinct=True))
+    if scope.group_id is not None:
+        cells = cells.filter(group_id=scope.group_id)
+    if scope.bot_id is not None:
+        cells = cells.filter(group_id__in=bot_list(tenant=scope.tenant).filter(pk=scope.bot_id).values("group_id"))
+    active: dict[tuple[date, int], int] = {
+        (cohort, weeks_after): members
+        for cohort, weeks_after, members in cells.values("cohort", "weeks_after")
+        .annotate(members=Sum("members"))
+        .values_list("cohort", "weeks_after", "members")
         .order_by()
-    )
-    active: dict[tuple[date, date], int] = {
-        (_as_date(row["cohort"]), _as_date(row["week"])): row["active"] for row in pairs
     }
     cohorts: list[RetentionCohort] = []
     for cohort in periods_between(first_week, end, "week"):
-        size = active.get((cohort, cohort), 0)  # every member is active in the week of their first active day
+        size = active.get((cohort, 0), 0)  # every member is active in the week of their first active day
         offsets: list[RetentionWeek] = []
         for offset in range(weeks + 1):
             week = cohort + timedelta(weeks=offset)
             if week > end:
                 offsets.append(RetentionWeek(offset=offset, week=week, active=None, share=None))
             else:
-                count = active.get((cohort, week), 0)
+                count = active.get((cohort, offset), 0)
                 offsets.append(RetentionWeek(offset=offset, week=week, active=count, share=_share(count, size)))
         cohorts.append(RetentionCohort(cohort=cohort, size=size, weeks=offsets))
     return Retention(start=start, end=end, weeks=weeks, cohorts=cohorts)
@@ -218,16 +213,17 @@ class Funnel(TypedDict):
     purchase_revenue: dict[str, int]
 
 
-def _within_window(clicked_at: Combinable, *, window_days: int | None, source_windows: Iterable[int]) -> Q:
-    """A conversion at most the window after its click. With no fixed window, each conversion's source's own:
-    one branch per distinct window the tenant uses, because a per-row interval (days x 1 day) is not portable."""
+def _within_window(clicked_at: Combinable, *, window_days: int | None, source_windows: dict[int, list[Any]]) -> Q:
+    """A conversion at most the window after its click. With no fixed window, each conversion's source's own: one
+    branch per distinct window the tenant uses, naming its sources (a per-row interval, days x 1 day, is not
+    portable, and a join to the sources misleads PostgreSQL's estimates into a probe per conversion)."""
     if window_days is not None:
         return Q(occurred_at__lte=clicked_at + timedelta(days=window_days))
     branches = [
-        Q(source__attribution_window_days=days, occurred_at__lte=clicked_at + timedelta(days=days))
-        for days in sorted(set(source_windows)) or [0]  # no source: no conversion either
+        Q(source_id__in=sources, occurred_at__lte=clicked_at + timedelta(days=days))
+        for days, sources in sorted(source_windows.items())
     ]
-    return reduce(operator.or_, branches)
+    return reduce(operator.or_, branches, Q(pk__in=[]))  # no source: no conversion either
 
 
 def conversion_funnel(*, scope: KpiScope, start: date, end: date, window_days: int | None = None) -> Funnel:
@@ -236,43 +232,45 @@ def conversion_funnel(*, scope: KpiScope, start: date, end: date, window_days: i
 
     A step is reached by a click with a conversion of that step or a later one (a purchase passed checkout even
     when the shop reports only purchases), so the counts never grow down the funnel; `conversions` counts the
-    reported events of each outcome. Two queries, three without a fixed window (the tenant's source windows).
+    reported events of each outcome. Three queries, four without a fixed window (the tenant's source windows).
     """
     tenant = scope.tenant
     since, until = _instants(scope, start, end)
     clicks = _through_interaction(
         Click.objects.for_tenant(tenant).filter(clicked_at__gte=since, clicked_at__lt=until, is_bot=False), scope
     )
-    source_windows: list[int] = []
+    source_windows: dict[int, list[Any]] = defaultdict(list)
     if window_days is None:
-        source_windows = list(
-            MonetizationSource.objects.for_tenant(tenant)
-            .order_by()
-            .values_list("attribution_window_days", flat=True)
-            .distinct()
-        )
+        for source_id, days in MonetizationSource.objects.for_tenant(tenant).values_list(
+            "pk", "attribution_window_days"
+        ):
+            source_windows[days].append(source_id)
 
-    def reached(steps: tuple[str, ...]) -> Exists:
-        return Exists(
-            Conversion.objects.filter(tenant=tenant, attributed_click_id=OuterRef("pk"), outcome__in=steps).filter(
-                _within_window(OuterRef("clicked_at"), window_days=window_days, source_windows=source_windows)
-            )
-        )
-
-    counts = clicks.aggregate(
-        clicks=Count("pk"),
-        **{step: Count("pk", filter=reached(FUNNEL_STEPS[index:])) for index, step in enumerate(FUNNEL_STEPS)},
-    )
-    events = (
+    converted = (
         Conversion.objects.for_tenant(tenant)
-        .filter(attributed_click__in=clicks.values("pk"), outcome__in=FUNNEL_STEPS)
+        .filter(
+            attributed_click__clicked_at__gte=since,
+            attributed_click__clicked_at__lt=until,
+            attributed_click__is_bot=False,
+            outcome__in=FUNNEL_STEPS,
+        )
         .filter(
             _within_window(F("attributed_click__clicked_at"), window_days=window_days, source_windows=source_windows)
         )
-        .values("outcome", "currency")
-        .annotate(n=Count("pk"), amount=Sum("amount", default=0))
-        .order_by()
     )
+    if scope.bot_id is not None:
+        converted = converted.filter(attributed_click__interaction__bot_id=scope.bot_id)
+    if scope.group_id is not None:
+        converted = converted.filter(attributed_click__interaction__group_id=scope.group_id)
+    # Driven by the conversions (a few per hundred clicks), not by a check per click.
+    counts = converted.aggregate(
+        **{
+            step: Count("attributed_click_id", distinct=True, filter=Q(outcome__in=FUNNEL_STEPS[index:]))
+            for index, step in enumerate(FUNNEL_STEPS)
+        }
+    )
+    counts["clicks"] = clicks.count()
+    events = converted.values("outcome", "currency").annotate(n=Count("pk"), amount=Sum("amount", default=0)).order_by()
     per_outcome: dict[str, int] = defaultdict(int)
     purchase_revenue: dict[str, int] = defaultdict(int)
     for row in events:
@@ -325,26 +323,20 @@ def _intent_rollups(scope: KpiScope, start: date, end: date) -> QuerySet[IntentR
 def top_intents(*, scope: KpiScope, start: date, end: date, limit: int = 10) -> list[IntentRow]:
     """The `limit` intents with the most interactions in the range (ties by name; "" is no rule's intent), with
     their unhandled share, average sentiment, and the purchases and net revenue of conversions in the range
-    attributed to interactions of that intent. Two queries over the intent rollups (a few rows per day), so a
-    year costs what a week does."""
-    ranked = list(
-        _intent_rollups(scope, start, end)
-        .filter(intent__isnull=False)
-        .values("intent")
-        .annotate(interactions=Sum("interactions"), unhandled=Sum("unhandled"), sentiment_sum=Sum("sentiment_sum"))
-        .filter(interactions__gt=0)
-        .order_by("-interactions", "intent")[:limit]
-    )
-    # Every row that earned something, not only the ranked intents': money is sparse (a row per day, bot and
-    # intent with conversions), and the page then costs the same two queries whatever the data.
+    attributed to interactions of that intent. Two grouped queries over the intent rollups, so a year costs what a
+    week does."""
+    ranked = intent_ranking(scope=scope, start=start, end=end, limit=limit)
     money: dict[str, tuple[int, dict[str, int]]] = {}
-    earning = _intent_rollups(scope, start, end).filter(intent__isnull=False).exclude(purchases=0, revenue={})
-    for earned in earning.values("intent", "purchases", "revenue"):
-        intent = str(earned["intent"])
-        purchases, revenue = money.get(intent, (0, {}))
-        for currency, amount in earned["revenue"].items():
-            revenue[currency] = revenue.get(currency, 0) + amount
-        money[intent] = (purchases + earned["purchases"], revenue)
+    earned = (
+        _rollups(scope, start, end, model=IntentRevenue)
+        .filter(intent__in=[row["intent"] for row in ranked])
+        .values("intent", "currency")
+        .annotate(purchases=Sum("purchases"), net=Sum("net"))
+        .order_by()
+    )
+    for intent, currency, purchases, net in earned.values_list("intent", "currency", "purchases", "net"):
+        counted, revenue = money.get(intent, (0, {}))
+        money[intent] = (counted + purchases, {**revenue, currency: net})
     rows: list[IntentRow] = []
     for row in ranked:
         purchases, revenue = money.get(row["intent"], (0, {}))
@@ -474,58 +466,60 @@ def _economics_figures(revenue: dict[str, int], interactions: int, engaged: int,
 def community_economics(*, scope: KpiScope, start: date, end: date) -> Economics:
     """Net revenue per currency per group and per intent, per engaged member (a member with at least one
     interaction in the range) and per 1,000 bot replies (interactions whose reply GroupMe accepted, as the KPI
-    `replies`), in three queries.
+    `replies`), in four queries whatever the range.
 
-    All of it comes from raw rows, not the rollups: engaged members need the interactions anyway and replies
-    come from the same query for free, and a ratio then never divides live money by lagging counts. Money is
-    placed by when the conversion occurred (as in the ledger), so totals equal the ledger's for the range; money
-    no interaction earned is a row of its own (group and intent null), present only without a bot or group.
+    Interactions, replies and money come from the rollups, like every other figure on the dashboard; engaged
+    members are counted live by one index probe per member (members x interactions is too many rows to roll up
+    for every possible range). Money is placed by when the conversion occurred (as in the ledger), so totals equal
+    the ledger's for the range; money no interaction earned is a row of its own (group and intent null), present
+    only without a bot or group.
     """
     activity = (
-        _interactions(scope, start, end)
+        _intent_rollups(scope, start, end)
         .values("group_id", "intent", group_name=F("group__name"))
-        .annotate(interactions=Count("pk"))
+        .annotate(interactions=Sum("interactions"))
+        .filter(interactions__gt=0)
         .order_by()
     )
-    engagement = (
-        _interactions(scope, start, end)
-        .values("group_id")
-        .annotate(
-            engaged=Count("member_id", distinct=True),
-            replies=Count("pk", filter=Q(reply_status=Interaction.ReplyStatus.SENT)),
-        )
-        .order_by()
-    )
+    replies = _rollups(scope, start, end).values("group_id").annotate(replies=Sum("replies")).order_by()
+    since, until = _instants(scope, start, end)
+    interacted = Interaction.objects.filter(member_id=OuterRef("pk"), occurred_at__gte=since, occurred_at__lt=until)
+    if scope.bot_id is not None:
+        interacted = interacted.filter(bot_id=scope.bot_id)
+    engaged_members = scope_members(scope, group_id=scope.group_id).filter(Exists(interacted))
+    engagement = engaged_members.values("group_id").annotate(engaged=Count("pk")).order_by()
     money = (
-        _conversions(scope, start, end)
-        .values(
-            "currency",
-            group_id=F("interaction__group_id"),
-            group_name=F("interaction__group__name"),
-            intent=F("interaction__intent"),
-        )
-        .annotate(purchases=Count("pk", filter=Q(outcome=Conversion.Outcome.PURCHASE)), net=Sum("amount", default=0))
+        _rollups(scope, start, end, model=IntentRevenue)
+        .values("group_id", "intent", "currency", group_name=F("group__name"))
+        .annotate(purchases=Sum("purchases"), net=Sum("net"))
         .order_by()
     )
 
     names: dict[Any, str] = {}
     group_interactions: dict[Any, int] = defaultdict(int)
     intent_interactions: dict[str | None, int] = defaultdict(int)
-    for row in activity:
-        names[row["group_id"]] = row["group_name"]
-        group_interactions[row["group_id"]] += row["interactions"]
-        intent_interactions[row["intent"]] += row["interactions"]
-    engaged = {row["group_id"]: (row["engaged"], row["replies"]) for row in engagement}
+    for active in activity:
+        names[active["group_id"]] = active["group_name"]
+        group_interactions[active["group_id"]] += active["interactions"]
+        intent_interactions[active["intent"]] += active["interactions"]
+    replies_by_group = {rollup["group_id"]: rollup["replies"] or 0 for rollup in replies}
+    engaged_by_group = {member["group_id"]: member["engaged"] for member in engagement}
+    engaged = {
+        group_id: (engaged_by_group.get(group_id, 0), replies_by_group.get(group_id, 0))
+        for group_id in {*engaged_by_group, *replies_by_group}
+        if group_id is not None
+    }
     group_revenue: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     intent_revenue: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     intent_purchases: dict[str | None, int] = defaultdict(int)
     total_revenue: dict[str, int] = defaultdict(int)
-    for row in money:
-        names.setdefault(row["group_id"], row["group_name"] or UNATTRIBUTED)
-        group_revenue[row["group_id"]][row["currency"]] += row["net"]
-        intent_revenue[row["intent"]][row["currency"]] += row["net"]
-        intent_purchases[row["intent"]] += row["purchases"]
-        total_revenue[row["currency"]] += row["net"]
+    for earned in money:
+        intent, currency, net = earned["intent"], earned["currency"], earned["net"]
+        names.setdefault(earned["group_id"], earned["group_name"] or UNATTRIBUTED)
+        intent_purchases[intent] += earned["purchases"]
+        group_revenue[earned["group_id"]][currency] += net
+        intent_revenue[intent][currency] += net
+        total_revenue[currency] += net
 
     groups = [
         EconomicsGroup(

@@ -33,20 +33,35 @@ class DailyRollup(TenantOwnedModel):
 
 
 class IntentRollup(TenantOwnedModel):
-    """Interactions of one tenant-local day, bot, group and intent ("" for no rule's intent), and the conversions of
-    that day attributed to them (intent null: money no interaction earned). Top intents over any range read these
-    rows, not the interactions."""
+    """Interactions of one tenant-local day, bot, group and intent ("" for no rule's intent): top intents over any
+    range read these rows, not the interactions."""
+
+    id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
+    day = models.DateField()
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey("groups.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    intent = models.CharField(max_length=64, blank=True)
+    interactions = models.PositiveIntegerField(default=0)
+    unhandled = models.PositiveIntegerField(default=0)
+    sentiment_sum = models.FloatField(default=0.0)
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"])]
+
+
+class IntentRevenue(TenantOwnedModel):
+    """The conversions of one tenant-local day in one currency attributed to interactions of one bot, group and
+    intent (all three null: money no interaction earned). A row per currency, so any range's money per intent or
+    group is summed by the database."""
 
     id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
     day = models.DateField()
     bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     group = models.ForeignKey("groups.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
     intent = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001 - null: no interaction, "": no intent
-    interactions = models.PositiveIntegerField(default=0)
-    unhandled = models.PositiveIntegerField(default=0)
-    sentiment_sum = models.FloatField(default=0.0)
+    currency = models.CharField(max_length=3)
     purchases = models.PositiveIntegerField(default=0)
-    revenue = models.JSONField(default=dict, help_text="Currency -> net minor units, refunds subtracted.")
+    net = models.BigIntegerField(default=0, help_text="Net minor units, refunds subtracted.")
 
     class Meta:
         indexes = [models.Index(fields=["tenant", "day"])]
@@ -96,6 +111,41 @@ class ActiveMembers(TenantOwnedModel):
     period = models.DateField(help_text="The first day of the day, week (Monday) or month.")
     group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="+")
     members = models.PositiveIntegerField()
+
+
+class MemberFirstDay(TenantOwnedModel):
+    """The tenant-local day a member was first active (their earliest member-day): the cohort they belong to.
+    Kept by the rebuild for the members a span touched, so retention never looks a member's history up per row."""
+
+    id = None  # type: ignore[assignment]
+    member = models.OneToOneField(
+        "groups.Member", on_delete=models.CASCADE, primary_key=True, related_name="first_active", db_constraint=False
+    )
+    group = models.ForeignKey(
+        "groups.Group", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
+    )
+    day = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"])]
+
+
+class RetentionCell(TenantOwnedModel):
+    """How many members of one group whose first active day falls in the ISO week `cohort` were active in the
+    week `weeks_after` weeks later. A member belongs to one group, so a tenant's cell is the sum over its groups, and
+    the retention table over a year reads a few hundred of these instead of half a million member-days."""
+
+    id = None  # type: ignore[assignment]
+    pk = models.CompositePrimaryKey("tenant", "cohort", "weeks_after", "group")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    cohort = models.DateField(help_text="Monday of the week of the members' first active day.")
+    weeks_after = models.PositiveSmallIntegerField(help_text="0 is the cohort's own week.")
+    week = models.DateField(help_text="Monday of the week counted: cohort + weeks_after weeks.")
+    group = models.ForeignKey("groups.Group", on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    members = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "week"])]
 
 
 class AggregationWatermark(models.Model):

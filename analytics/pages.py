@@ -9,6 +9,7 @@ in a fixed number of queries whatever the range or the amount of data.
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +23,7 @@ from django.http import (
 )
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
 from django.views import View
 
 from analytics.api.export_views import export_filename
@@ -48,7 +50,7 @@ from analytics.insights import (
     sentiment_trend,
     top_intents,
 )
-from analytics.selectors import kpi_figures_as_of, kpi_report
+from analytics.selectors import intent_ranking, kpi_figures_as_of, kpi_report
 from analytics.services import day_bounds
 from bots.models import Bot
 from bots.selectors import interaction_list
@@ -184,6 +186,10 @@ class Tile:
     href: str
 
 
+# Above this a change reads as a multiple: the previous period was all but empty.
+HUGE_CHANGE_PERCENT = 999
+
+
 def _change(
     current: float | None, previous: float | None, *, lower_is_better: bool = False, points: bool = False
 ) -> tuple[str, str]:
@@ -198,6 +204,10 @@ def _change(
     if previous == 0:
         return "up from none", trend
     percent = abs(current - previous) / abs(previous) * 100
+    if percent > HUGE_CHANGE_PERCENT:
+        # Against an all but empty period (a new tenant, a demo's first weeks) "up 14588%" is exact and says
+        # nothing more than this does.
+        return f"{direction} more than 10\N{MULTIPLICATION SIGN}", trend
     return f"{direction} {percent:.1f}%" if percent < 10 else f"{direction} {percent:.0f}%", trend
 
 
@@ -260,6 +270,23 @@ class Chart:
     def columns(self) -> list[str]:
         return [dataset["label"] for dataset in self.spec["datasets"]]
 
+    @property
+    def table_body(self) -> SafeString:
+        return table_rows_markup(self.rows)
+
+
+def table_rows_markup(rows: Iterable[tuple[str, Sequence[str]]]) -> SafeString:
+    """Rows of a figures table (a row label, then numbers) as markup, built here rather than by nested template
+    loops: a year is hundreds of rows and thousands of cells, which Django's template engine spends tens of
+    milliseconds on. Every label and value is escaped."""
+    markup = (
+        f'<tr><th scope="row">{escape(label)}</th>'
+        + "".join(f'<td class="num">{escape(value)}</td>' for value in values)
+        + "</tr>"
+        for label, values in rows
+    )
+    return mark_safe("".join(markup))  # noqa: S308 - built from escaped text only
+
 
 def _chart(
     key: str,
@@ -272,6 +299,7 @@ def _chart(
     min_value: float | None = 0,
     max_value: float | None = None,
     integers: bool = True,
+    unit: str = "",
 ) -> Chart:
     labels = [period_label(period, granularity) for period in periods]
     spec = {
@@ -284,6 +312,7 @@ def _chart(
         "min": min_value,
         "max": max_value,
         "integers": integers,
+        "unit": unit,  # the value axis' title, when the figures are not plain counts
     }
     rows = [(labels[index], [show(data[index]) for _, data, show in datasets]) for index in range(len(periods))]
     return Chart(key=key, title=title, spec=spec, rows=rows)
@@ -317,8 +346,9 @@ def kpi_charts(*, report: dict[str, Any], default_currency: str) -> list[Chart]:
         _chart("conversions", "Conversions", kind="bar", periods=periods, granularity=granularity,
                datasets=[("Conversions", counts("conversions"), format_count),
                          ("Purchases", counts("purchases"), format_count)]),
-        _chart("revenue", "Revenue", kind="bar", periods=periods, granularity=granularity, datasets=revenue,
-               min_value=None, integers=False),
+        _chart("revenue", f"Revenue ({', '.join(currencies)})", kind="bar", periods=periods,
+               granularity=granularity, datasets=revenue, min_value=None, integers=False,
+               unit=currencies[0] if len(currencies) == 1 else "Amount, in each currency"),
     ]  # fmt: skip
 
 
@@ -402,15 +432,22 @@ def intent_rows(intents: Iterable[IntentRow], *, links: DrillDown) -> list[dict[
     as the interactions list cannot filter on it)."""
     return [
         {
-            **row,
-            "unhandled_text": format_share(row["unhandled_share"]),
+            **intent_ranking_row(row, links=links),
             "sentiment_text": f"{row['sentiment_avg']:+.2f}",
             "revenue_text": format_revenue(row["revenue"]),
-            "href": links.interactions(intent=row["intent"]) if row["intent"] else "",
             "unhandled_href": links.interactions(intent=row["intent"], handled="false") if row["intent"] else "",
         }
         for row in intents
     ]
+
+
+def intent_ranking_row(row: Mapping[str, Any], *, links: DrillDown) -> dict[str, Any]:
+    """An intent with its unhandled share in words and a link to its interactions (none for "", no rule's intent)."""
+    return {
+        **row,
+        "unhandled_text": format_share(row["unhandled_share"]),
+        "href": links.interactions(intent=row["intent"]) if row["intent"] else "",
+    }
 
 
 _STEP_LABELS = {"click": "Clicks", "signup": "Signups", "checkout": "Checkouts", "purchase": "Purchases"}
@@ -465,6 +502,25 @@ def economics_tables(economics: Economics, *, links: DrillDown) -> dict[str, Any
         "per_1000_replies": format_revenue(totals["revenue_per_1000_replies"]),
     }
     return {"summary": summary, "groups": groups, "intents": intents}
+
+
+def retention_markup(rows: Iterable[tuple[str, int, list[HeatCell]]]) -> SafeString:
+    """The retention heat table's rows as markup (see table_rows_markup): a cell per cohort and week, each with
+    its shade, its share and, for screen readers, the counts behind it. Every value is escaped."""
+    markup = (
+        f'<tr><th scope="row">{escape(label)}</th><td class="num">{size}</td>'
+        + "".join(
+            f'<td class="num {escape(cell.heat)}" title="{escape(cell.detail)}">{escape(cell.text)}'
+            f'<span class="visually-hidden"> ({escape(cell.detail)})</span></td>'
+            for cell in cells
+        )
+        + "</tr>"
+        for label, size, cells in rows
+    )
+    return mark_safe("".join(markup))  # noqa: S308 - built from escaped text only
+
+
+KPI_PERIOD_COLUMNS = ("messages", "active_members", "interactions", "unhandled", "clicks", "conversions", "revenue")
 
 
 def kpi_period_rows(report: dict[str, Any]) -> list[dict[str, str]]:
@@ -538,7 +594,8 @@ def overview_figures(*, tenant: Tenant, query: AnalyticsQuery, links: DrillDown,
         scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
         group_of_bot=query.group_of_bot,
     )  # fmt: skip
-    intents = top_intents(scope=query.scope, start=query.start, end=query.end, limit=OVERVIEW_INTENTS)
+    # The overview shows no money per intent, so it reads the ranking alone, not top_intents' revenue rows too.
+    intents = intent_ranking(scope=query.scope, start=query.start, end=query.end, limit=OVERVIEW_INTENTS)
     return {
         "no_bots": False,
         "waiting_for_first_message": all(entry.last_callback_at is None for entry in health),
@@ -546,7 +603,7 @@ def overview_figures(*, tenant: Tenant, query: AnalyticsQuery, links: DrillDown,
         "tiles": kpi_tiles(report=report, links=links, default_currency=tenant.default_currency),
         "charts": kpi_charts(report=report, default_currency=tenant.default_currency),
         "unhandled_rate": format_share(_unhandled_rate(report["totals"])),
-        "intents": intent_rows(intents, links=links),
+        "intents": [intent_ranking_row(row, links=links) for row in intents],
         "health": health_badges(health=health, links=links),
         "figures_as_of": kpi_figures_as_of(tenant=tenant),
     }
@@ -563,6 +620,8 @@ class AnalyticsPageView(RangedPageView):
             scope=scope, start=start, end=end, granularity=query.granularity, group_of_bot=query.group_of_bot
         )
         retention = retention_cohorts(scope=scope, start=start, end=end, weeks=RETENTION_WEEKS)
+        rows_of_retention = retention_rows(retention)
+        kpi_rows = kpi_period_rows(report)
         funnel = conversion_funnel(scope=scope, start=start, end=end, window_days=query.numbers.get("window_days"))
         intents = top_intents(scope=scope, start=start, end=end, limit=ANALYTICS_INTENTS)
         economics = community_economics(scope=scope, start=start, end=end)
@@ -572,7 +631,8 @@ class AnalyticsPageView(RangedPageView):
             "stickiness": format_share(active["stickiness"]),
             "unhandled_rate": format_share(_unhandled_rate(report["totals"])),
             "retention_offsets": list(range(RETENTION_WEEKS + 1)),
-            "retention_rows": retention_rows(retention),
+            "retention_rows": rows_of_retention,
+            "retention_body": retention_markup(rows_of_retention),
             "funnel": funnel,
             "funnel_rows": funnel_rows(funnel, links=links),
             "funnel_revenue": format_revenue(funnel["purchase_revenue"]),
@@ -581,7 +641,10 @@ class AnalyticsPageView(RangedPageView):
                 trend=dict(sentiment_trend(scope=scope, start=start, end=end, granularity=query.granularity))
             ),
             "economics": economics_tables(economics, links=links),
-            "kpi_rows": kpi_period_rows(report),
+            "kpi_rows": kpi_rows,
+            "kpi_body": table_rows_markup(
+                (row["period"], [row[column] for column in KPI_PERIOD_COLUMNS]) for row in kpi_rows
+            ),
             "kpi_totals": report["totals"],
             "figures_as_of": kpi_figures_as_of(tenant=self.tenant),
             "export_urls": {

@@ -7,20 +7,32 @@ postback for last week) are found by when they were written, and re-open the day
 
 import json
 import logging
+import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import reduce
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Case, Count, DateField, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
 from django.db.models.functions import TruncDate, TruncMonth, TruncWeek
 from django.utils import timezone
 
 from analytics.histogram import BUCKET_BOUNDS_MS, BUCKETS
-from analytics.models import ActiveMembers, AggregationWatermark, DailyRollup, IntentRollup, MemberDay
+from analytics.models import (
+    ActiveMembers,
+    AggregationWatermark,
+    DailyRollup,
+    IntentRevenue,
+    IntentRollup,
+    MemberDay,
+    MemberFirstDay,
+    RetentionCell,
+)
 from analytics.periods import period_end, period_start
 from bots.models import Interaction, ReplyPart
 from groups.models import Message
@@ -82,36 +94,40 @@ def kpi_days_rebuild(*, tenant: Tenant, first: date, last: date) -> int:
             for offset in range((last - first).days + 1)
         )
         _active_members_rebuild(tenant=tenant, first=first, last=last)
+        _retention_rebuild(tenant=tenant, first=first, last=last)
         _intent_rollups_rebuild(tenant=tenant, first=first, last=last)
         return rows
 
 
 def _intent_rollups_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
-    """Interactions and attributed money per tenant-local day, bot, group and intent of first..last. A few hundred
-    rows a month, so the ORM does it on every database (Django cuts days in a zone on SQLite too)."""
+    """Interactions per tenant-local day, bot, group and intent of first..last, and the attributed money per
+    currency. A few hundred rows a month, so the ORM does it on every database (Django cuts days in a zone on
+    SQLite too)."""
     zone = tenant.time_zone
     start, end = day_bounds(day=first, zone=zone)[0], day_bounds(day=last, zone=zone)[1]
     local_day = {"local_day": TruncDate("occurred_at", tzinfo=zone)}
-    rollups: dict[tuple[Any, ...], IntentRollup] = {}
-
-    def rollup(day: date, bot_id: Any, group_id: Any, intent: str | None) -> IntentRollup:
-        key = (day, bot_id, group_id, intent)
-        if key not in rollups:
-            rollups[key] = IntentRollup(tenant=tenant, day=day, bot_id=bot_id, group_id=group_id, intent=intent)
-        return rollups[key]
-
     interactions = Interaction.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
-    for row in (
+    per_intent = (
         interactions.annotate(**local_day)
         .values("local_day", "bot_id", "group_id", "intent")
         .annotate(n=Count("id"), unhandled=Count("id", filter=Q(handled=False)), sentiment_sum=Sum("sentiment"))
         .order_by()
-    ):
-        intent_rollup = rollup(row["local_day"], row["bot_id"], row["group_id"], row["intent"])
-        intent_rollup.interactions, intent_rollup.unhandled = row["n"], row["unhandled"]
-        intent_rollup.sentiment_sum = row["sentiment_sum"] or 0.0
+    )
+    rollups = [
+        IntentRollup(
+            tenant=tenant,
+            day=row["local_day"],
+            bot_id=row["bot_id"],
+            group_id=row["group_id"],
+            intent=row["intent"],
+            interactions=row["n"],
+            unhandled=row["unhandled"],
+            sentiment_sum=row["sentiment_sum"] or 0.0,
+        )
+        for row in per_intent
+    ]
     conversions = Conversion.objects.filter(tenant=tenant, occurred_at__gte=start, occurred_at__lt=end)
-    for row in (
+    per_currency = (
         conversions.annotate(**local_day)
         .values(
             "local_day", "currency", bot_id=F("interaction__bot_id"), group_id=F("interaction__group_id"),
@@ -119,12 +135,24 @@ def _intent_rollups_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
         )
         .annotate(purchases=Count("id", filter=Q(outcome=Conversion.Outcome.PURCHASE)), net=Sum("amount", default=0))
         .order_by()
-    ):  # fmt: skip
-        intent_rollup = rollup(row["local_day"], row["bot_id"], row["group_id"], row["intent"])
-        intent_rollup.purchases += row["purchases"]
-        intent_rollup.revenue[row["currency"]] = intent_rollup.revenue.get(row["currency"], 0) + row["net"]
-    IntentRollup.objects.filter(tenant=tenant, day__gte=first, day__lte=last).delete()
-    IntentRollup.objects.bulk_create(rollups.values())
+    )  # fmt: skip
+    revenue = [
+        IntentRevenue(
+            tenant=tenant,
+            day=row["local_day"],
+            bot_id=row["bot_id"],
+            group_id=row["group_id"],
+            intent=row["intent"],
+            currency=row["currency"],
+            purchases=row["purchases"],
+            net=row["net"],
+        )
+        for row in per_currency
+    ]
+    for model in (IntentRollup, IntentRevenue):
+        model.objects.filter(tenant=tenant, day__gte=first, day__lte=last).delete()
+    IntentRollup.objects.bulk_create(rollups)
+    IntentRevenue.objects.bulk_create(revenue)
 
 
 def _active_members_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
@@ -146,9 +174,91 @@ def _active_members_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
         counts += (
             ActiveMembers(tenant=tenant, granularity=granularity, period=_as_date(row["period"]),
                           group_id=row["group_id"], members=row["members"])
-            for row in per_period.annotate(members=Count("member_id", distinct=True))
+            # A member-day is unique per day, group and member: only weeks and months need DISTINCT.
+            for row in per_period.annotate(members=Count("member_id", distinct=truncate is not None))
         )  # fmt: skip
     ActiveMembers.objects.bulk_create(counts)
+
+
+def _retention_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
+    """Brings members' first active days and the retention cells up to date after the member-days of first..last
+    were rewritten.
+
+    The days before `first` did not change, so only a member active in the span or whose first day lay in it can
+    have a new first day; the cells that can change are those of a week overlapping the span (every cohort) and
+    those of the cohorts such a member left or joined (every week).
+    """
+    span_days = MemberDay.objects.filter(tenant=tenant, day__gte=first, day__lte=last)
+    span_firsts = {
+        row["member_id"]: (row["group_id"], row["first"])
+        for row in span_days.values("member_id", "group_id").annotate(first=Min("day")).order_by()
+    }
+    stored = dict(
+        MemberFirstDay.objects.filter(tenant=tenant)
+        .filter(Q(day__gte=first, day__lte=last) | Q(member_id__in=span_days.values("member_id")))
+        .values_list("member_id", "day")
+    )
+    firsts: dict[Any, tuple[Any, date]] = {
+        member_id: (group_id, day)
+        for member_id, (group_id, day) in span_firsts.items()
+        if stored.get(member_id) is None or stored[member_id] >= first  # an earlier first day still stands
+    }
+    left_span = [member_id for member_id, day in stored.items() if day <= last and member_id not in span_firsts]
+    if left_span:  # their member-days in the span are gone: the first is a later one, if any
+        for row in (
+            MemberDay.objects.filter(tenant=tenant, member_id__in=left_span, day__gt=last)
+            .values("member_id", "group_id")
+            .annotate(first=Min("day"))
+            .order_by()
+        ):
+            firsts[row["member_id"]] = (row["group_id"], row["first"])
+    changed = {member_id for member_id, (_, day) in firsts.items() if stored.get(member_id) != day}
+    changed.update(member_id for member_id in left_span if member_id not in firsts)
+    cohorts = {period_start(stored[member_id], "week") for member_id in changed if member_id in stored}
+    cohorts.update(period_start(firsts[member_id][1], "week") for member_id in changed if member_id in firsts)
+
+    MemberFirstDay.objects.filter(tenant=tenant, member_id__in=[m for m in changed if m not in firsts]).delete()
+    MemberFirstDay.objects.bulk_create(
+        [
+            MemberFirstDay(tenant=tenant, member_id=member_id, group_id=firsts[member_id][0], day=firsts[member_id][1])
+            for member_id in changed
+            if member_id in firsts
+        ],
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=["member"],
+        update_fields=["day", "group"],
+    )
+
+    first_week, last_week = period_start(first, "week"), period_start(last, "week")
+    in_cohorts = [
+        Q(member__first_active__day__gte=cohort, member__first_active__day__lt=cohort + timedelta(weeks=1))
+        for cohort in sorted(cohorts)
+    ]
+    RetentionCell.objects.filter(tenant=tenant).filter(
+        reduce(operator.or_, [Q(week__gte=first_week, week__lte=last_week), *[Q(cohort=c) for c in cohorts]])
+    ).delete()
+    counted = (
+        MemberDay.objects.filter(tenant=tenant)
+        .filter(reduce(operator.or_, [Q(day__gte=first_week, day__lt=last_week + timedelta(weeks=1)), *in_cohorts]))
+        .annotate(
+            cohort=TruncWeek("member__first_active__day", output_field=DateField()),
+            week=TruncWeek("day", output_field=DateField()),
+        )
+        .values("cohort", "week", "group_id")
+        .annotate(members=Count("member_id", distinct=True))
+        .order_by()
+    )
+    cells = []
+    for row in counted:
+        cohort, week = _as_date(row["cohort"]), _as_date(row["week"])
+        cells.append(
+            RetentionCell(
+                tenant=tenant, group_id=row["group_id"], cohort=cohort, week=week,
+                weeks_after=(week - cohort).days // 7, members=row["members"],
+            )
+        )  # fmt: skip
+    RetentionCell.objects.bulk_create(cells, batch_size=2000)
 
 
 def _as_date(value: date | datetime) -> date:
@@ -329,6 +439,8 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         # The planner's row estimates for the grouped CTEs are far too high, which makes PostgreSQL JIT-compile the
         # statement: a second of compiling for half a second of work, on every span.
         cursor.execute("SET LOCAL jit = off")
+        # The span groups a month of messages per member: in 4 MB (the default) those sorts spill to disk.
+        cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.KPI_REBUILD_WORK_MEM])
         cursor.execute(
             f"DELETE FROM {DailyRollup._meta.db_table} WHERE tenant_id = %s AND day BETWEEN %s AND %s",  # noqa: S608
             [tenant.pk, first, last],
@@ -340,6 +452,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         cursor.execute(statement, params)
         rollup_rows, _member_days = cursor.fetchone()
         _active_members_rebuild(tenant=tenant, first=first, last=last)
+        _retention_rebuild(tenant=tenant, first=first, last=last)
         _intent_rollups_rebuild(tenant=tenant, first=first, last=last)
     return int(rollup_rows)
 
@@ -431,6 +544,9 @@ def kpi_aggregate_tenant(
             MemberDay.objects.filter(tenant=tenant).delete()
             ActiveMembers.objects.filter(tenant=tenant).delete()
             IntentRollup.objects.filter(tenant=tenant).delete()
+            IntentRevenue.objects.filter(tenant=tenant).delete()
+            MemberFirstDay.objects.filter(tenant=tenant).delete()
+            RetentionCell.objects.filter(tenant=tenant).delete()
     rows = done = 0
     for first, last in day_spans(days):
         rows += kpi_days_rebuild(tenant=tenant, first=first, last=last)
@@ -442,10 +558,19 @@ def kpi_aggregate_tenant(
     )
     if full and connection.vendor == "postgresql" and not connection.in_atomic_block:
         # A full rebuild rewrites a tenant's share of these tables at once; until autovacuum catches up the planner
-        # would read the KPI queries with the old statistics and pick scans that take ten times longer.
+        # would read the KPI queries with the old statistics and pick scans that take ten times longer, and the
+        # per-member probes would visit the heap for every row (VACUUM sets the visibility map they skip it with).
         with connection.cursor() as cursor:
-            for model in (DailyRollup, MemberDay, ActiveMembers, IntentRollup):
-                cursor.execute(f"ANALYZE {model._meta.db_table}")
+            for model in (
+                DailyRollup,
+                MemberDay,
+                ActiveMembers,
+                IntentRollup,
+                IntentRevenue,
+                MemberFirstDay,
+                RetentionCell,
+            ):
+                cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
     report = AggregationReport(tenant=tenant.slug, days=len(days), rows=rows, full=full)
     logger.info("kpis aggregated", extra=vars(report))
     return report

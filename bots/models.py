@@ -103,7 +103,10 @@ class Interaction(TenantOwnedModel):
 
     bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="interactions")
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="interactions")
-    member = models.ForeignKey(Member, null=True, on_delete=models.SET_NULL, related_name="interactions")
+    # Indexed with occurred_at below: the same index serves the cascade and "did this member interact in a range".
+    member = models.ForeignKey(
+        Member, null=True, on_delete=models.SET_NULL, related_name="interactions", db_index=False
+    )
     message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="interaction")
     message_text = models.TextField(null=True, blank=True)  # noqa: DJ001 - null: redacted (opt-out), not empty
     intent = models.CharField(max_length=64, blank=True)
@@ -120,6 +123,8 @@ class Interaction(TenantOwnedModel):
             models.Index(fields=["tenant", "-occurred_at"]),
             models.Index(fields=["bot", "-occurred_at"]),
             models.Index(fields=["tenant", "created_at"]),  # the KPI job's "what was written since"
+            # Engaged members over any range: one probe per member (community economics).
+            models.Index(fields=["member", "occurred_at"], name="bots_interaction_member_time"),
         ]
 
     def __str__(self) -> str:

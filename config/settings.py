@@ -95,6 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # itself. Set DATABASE_PREPARED_STATEMENTS=false behind a transaction-pooling PgBouncer older than 1.21.
     if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 1_000_000
+# work_mem of the KPI rebuild's transactions only (PostgreSQL): a month of messages grouped per member spills out of
+# the default 4 MB to disk. One rebuild runs per tenant at a time.
+KPI_REBUILD_WORK_MEM = env.str("KPI_REBUILD_WORK_MEM", default="64MB")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

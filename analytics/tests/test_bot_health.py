@@ -430,8 +430,8 @@ def test_the_api_answers_in_a_constant_number_of_queries(tenant, api, django_ass
         _reply(bot, status="failed", code=404, at=now - timedelta(hours=2))
         _reply(bot, status="sent", at=now - timedelta(hours=1))
     api.get(URL)  # the key's first use is recorded once; later requests within minutes write nothing
-    # key lookup; bots; their last callbacks; their groups' messages per hour; reply parts; last finished replies
-    with django_assert_num_queries(6):
+    # key lookup; bots; their last callbacks and last finished replies; their groups' messages per hour; reply parts
+    with django_assert_num_queries(5):
         response = api.get(URL)
     assert len(response.json()["results"]) == bots
 
