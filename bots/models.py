@@ -158,8 +158,11 @@ class ReplyPart(TenantOwnedModel):
             models.UniqueConstraint(fields=["interaction", "sequence"], name="reply_part_once_per_sequence"),
         ]
         indexes = [
+            # Every part not settled yet: what the outbox sweeper looks for, however long the history.
             models.Index(
-                fields=["updated_at"], name="reply_part_unsent", condition=models.Q(status__in=["pending", "sending"])
+                fields=["updated_at"],
+                name="reply_part_unsettled",
+                condition=models.Q(status__in=["pending", "sending", "uncertain"]),
             ),
             models.Index(fields=["tenant", "updated_at"]),  # KPI job and bot health: parts changed since
         ]

@@ -42,19 +42,20 @@ WAKE_UP_BATCH = 100  # messages per process_messages task: a worker process take
 _broker_down_until = 0.0
 
 
-def outbox_publish(task: Task, *args: Any) -> bool:  # type: ignore[type-arg]
-    """Publishes `task(*args)`; False (and logged) when the broker is down: the sweeper will catch up."""
+def outbox_publish(task: Task, *args: Any, **options: Any) -> bool:  # type: ignore[type-arg]
+    """Publishes `task(*args)` (`options`: apply_async's); False (and logged) when the broker is down: the sweeper
+    will catch up."""
     global _broker_down_until
     if task.app.conf.task_always_eager:
         # Inline mode (zero-config, unit tests): no broker to lose; a task that crashes should be loud.
-        result = task.apply_async(args=args)
+        result = task.apply_async(args=args, **options)
         if result.failed():
             raise result.result
         return True
     if time.monotonic() < _broker_down_until:
         return False
     try:
-        task.apply_async(args=args)
+        task.apply_async(args=args, **options)
     except (KombuOperationalError, OSError) as exc:  # the broker is unreachable; the outbox row is durable
         _broker_down_until = time.monotonic() + BROKER_BACKOFF_SECONDS
         logger.warning("publish failed; left for the sweeper", extra={"task": task.name, "error": repr(exc)})
@@ -160,19 +161,18 @@ def outbox_sweep() -> dict[str, int]:
         .order_by("received_at")
         .values_list("tenant_id", "pk")[:SWEEP_BATCH]
     )
+    # From the parts' side: only unsettled parts are in their partial index (reply_part_unsettled), so an idle sweep
+    # reads next to nothing however many replies were ever sent, where a scan for pending interactions reads them all.
     interactions = list(
-        Interaction.objects.filter(
+        ReplyPart.objects.filter(
             # A part never attempted has no retry scheduled (its task was lost): as soon as a message would be.
-            Q(
-                reply_parts__status=ReplyPart.Status.PENDING,
-                reply_parts__attempts=0,
-                reply_parts__updated_at__lt=now - MESSAGE_GRACE,
-            )
-            | Q(reply_parts__status=ReplyPart.Status.PENDING, reply_parts__updated_at__lt=now - PART_GRACE)
-            | Q(reply_parts__status=ReplyPart.Status.UNCERTAIN, reply_parts__updated_at__lt=now - ECHO_WAIT),
-            reply_status=Interaction.ReplyStatus.PENDING,
+            Q(status=ReplyPart.Status.PENDING, attempts=0, updated_at__lt=now - MESSAGE_GRACE)
+            | Q(status=ReplyPart.Status.PENDING, updated_at__lt=now - PART_GRACE)
+            | Q(status=ReplyPart.Status.UNCERTAIN, updated_at__lt=now - ECHO_WAIT),
+            interaction__reply_status=Interaction.ReplyStatus.PENDING,
         )
-        .values_list("tenant_id", "pk")
+        .order_by()  # not by sequence: DISTINCT would count it
+        .values_list("interaction__tenant_id", "interaction_id")
         .distinct()[:SWEEP_BATCH]
     )
     global _broker_down_until

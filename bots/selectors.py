@@ -1,7 +1,8 @@
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from time import monotonic
+from typing import Any
 from uuid import UUID
 
 from django.conf import settings
@@ -112,6 +113,25 @@ def bot_recent_reply_texts(*, bot: Bot, since: datetime, until: datetime) -> lis
 
 
 # --- Dashboard reads -------------------------------------------------------------------------------------------------
+
+
+# How long before a post became uncertain it may have been made (the client's read timeout, and margin).
+ECHO_LOOKBACK = timedelta(seconds=30)
+
+
+def bot_post_echoed_at(*, tenant_id: Any, group_id: Any, text: str, since: datetime) -> datetime | None:
+    """When GroupMe delivered `text` back from a bot of the group (GroupMe sends a bot's own posts to its callback),
+    at or after a post made at `since` that got no answer; None when it has not (yet). This is how a post that may
+    or may not have reached GroupMe is settled without posting it twice."""
+    return (
+        Message.objects.filter(
+            tenant_id=tenant_id, group_id=group_id, sender_type=Message.SenderType.BOT,
+            sent_at__gte=since - ECHO_LOOKBACK, text=text,
+        )
+        .order_by("sent_at")
+        .values_list("received_at", flat=True)
+        .first()
+    )  # fmt: skip
 
 
 def bot_list_with_rule_counts(*, tenant: Tenant) -> QuerySet[Bot]:

@@ -23,6 +23,7 @@ from bots.outbox import ECHO_WAIT
 from bots.replies import reply_render, reply_split
 from bots.selectors import (
     CallbackBot,
+    bot_post_echoed_at,
     bot_recent_reply_texts,
     groupme_connection_get,
     rules_for_matching,
@@ -199,14 +200,26 @@ def _enqueue_processing(*, tenant_id: Any, message_id: Any) -> None:
 
 
 @dataclass(frozen=True)
+class ReplyToSend:
+    """A reply message processing has just written, with what posting it needs: the processing task posts it from
+    these (`reply_send_processed`) instead of reading the interaction, its parts and its bot back."""
+
+    interaction: Interaction
+    parts: list[ReplyPart]
+    groupme_bot_id: str
+
+
+@dataclass(frozen=True)
 class ProcessingOutcome:
     processed: bool
     interaction_id: Any = None
     reply_pending: bool = False
+    reply: ReplyToSend | None = None
 
 
 def message_process(*, tenant_id: Any, message_id: Any) -> ProcessingOutcome:
-    """Counts the message, tracks its sender, and answers it when it is a command or a rule matches.
+    """Counts the message, tracks its sender, and records the interaction and its reply parts when it is a command
+    or a rule matches. Posting the reply is the caller's, after this returns (committed): `outcome.reply`.
 
     Idempotent: the message row is locked and `processed_at` is set in the same transaction, so a second run,
     concurrent or later, finds nothing to do.
@@ -214,14 +227,15 @@ def message_process(*, tenant_id: Any, message_id: Any) -> ProcessingOutcome:
     with transaction.atomic():
         message = (
             Message.objects.select_for_update(of=("self",))
-            .select_related("bot", "group")
+            .select_related("bot")
+            .defer("bot__callback_token")  # encrypted: a decryption nobody here reads
             .filter(tenant_id=tenant_id, pk=message_id, processed_at__isnull=True)
             .first()
         )
         if message is None:
             return ProcessingOutcome(processed=False)
         member = None
-        interaction = None
+        recorded = None
         if message.is_from_user and message.sender_id:
             member = member_record_message(message=message)
             message.member = member
@@ -230,35 +244,31 @@ def message_process(*, tenant_id: Any, message_id: Any) -> ProcessingOutcome:
         group_record_message(message=message)
         bot = message.bot
         if message.is_from_user and bot is not None and bot.is_active and bot.deleted_at is None:
-            interaction = _interaction_for(message=message, bot=bot, member=member)
+            recorded = _interaction_for(message=message, bot=bot, member=member)
+        interaction = recorded[0] if recorded else None
         if member is not None and member.is_opted_out and message.text is not None:
             message.text, message.attachments = None, []
-            if interaction is not None:
+            if interaction is not None and interaction.message_text is not None:
                 Interaction.objects.filter(pk=interaction.pk).update(message_text=None)
         message.processed_at = timezone.now()
         message.save(update_fields=["member", "processed_at", "text", "attachments"])
-        reply_pending = interaction is not None and interaction.reply_status == Interaction.ReplyStatus.PENDING
-        if reply_pending:
-            assert interaction is not None
-            interaction_id = interaction.pk
-            transaction.on_commit(lambda: _enqueue_reply(tenant_id=tenant_id, interaction_id=interaction_id))
+    reply = None
+    if recorded and recorded[0].reply_status == Interaction.ReplyStatus.PENDING:
+        assert bot is not None
+        reply = ReplyToSend(interaction=recorded[0], parts=recorded[1], groupme_bot_id=bot.groupme_bot_id or "")
     logger.info(
         "message processed",
-        extra={"message_id": str(message_id), "interaction": bool(interaction), "reply_pending": reply_pending},
+        extra={"message_id": str(message_id), "interaction": bool(interaction), "reply_pending": bool(reply)},
     )
     return ProcessingOutcome(
-        processed=True, interaction_id=interaction.pk if interaction else None, reply_pending=reply_pending
+        processed=True, interaction_id=interaction.pk if interaction else None, reply_pending=bool(reply), reply=reply
     )
 
 
-def _enqueue_reply(*, tenant_id: Any, interaction_id: Any) -> None:
-    from bots.outbox import outbox_publish
-    from bots.tasks import send_reply
-
-    outbox_publish(send_reply, str(tenant_id), str(interaction_id))
-
-
-def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> Interaction | None:
+def _interaction_for(
+    *, message: Message, bot: Bot, member: Member | None
+) -> tuple[Interaction, list[ReplyPart]] | None:
+    """The interaction and its unsent reply parts (none when it gets no reply); None for ordinary chatter."""
     text = message.text or ""
     command = command_word(text, command_prefix=bot.command_prefix)
     name = message.sender_name or "there"
@@ -276,33 +286,44 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
         intent = rule.intent if rule else ""
         template = rule.response if rule else bot.fallback_text
         reply = "" if rule and rule.link_id else reply_render(template, name=name)
-
+    # Opted-out members get no monetized replies at all: no offer, no link, nothing to track. (An opt-out changes
+    # nothing here: its interaction has no rule.)
+    link = rule.link if rule is not None and not (member is not None and member.is_opted_out) else None
+    # Decided before the interaction is written, so that in the common case (no link, no sponsored line) the row
+    # is inserted as it stays. The breaker reads only earlier interactions' parts, which this one does not change.
+    quiet_reason = _loop_breaker_check(bot=bot, message=message)
+    inserted_status = (
+        Interaction.ReplyStatus.NONE
+        if quiet_reason or (link is None and not reply_split(reply))
+        else Interaction.ReplyStatus.PENDING
+    )
     interaction = Interaction.objects.create(
         tenant_id=message.tenant_id,
         bot=bot,
         group_id=message.group_id,
         member=member,
         message=message,
-        message_text=message.text,
+        # An opted-out member's command is not kept once answered (an opt-in, which ends that, is).
+        message_text=None if member is not None and member.is_opted_out and intent != "optin" else message.text,
         intent=intent,
         sentiment=sentiment_score(text),
         rule=rule,
         handled=rule is not None or intent in ("optout", "optin"),
         reply_text=reply,
+        reply_status=inserted_status,
         occurred_at=message.sent_at,
     )
     if member is not None and intent == "optout":
         member_opt_out(member=member)
         Interaction.objects.filter(member=member).update(message_text=None)
+        interaction.message_text = None
     elif member is not None and intent == "optin":
         member_opt_in(member=member)
 
-    if rule is not None and rule.link is not None and not (member is not None and member.is_opted_out):
-        # The link is unique to this interaction, so it needs the interaction's row first. Opted-out members get
-        # no monetized replies at all: no offer, no link, nothing to track.
-        link = interaction_link_url(interaction=interaction, link=rule.link)
-        reply = reply_render(rule.response, name=name, link=link)
-    quiet_reason = _loop_breaker_check(bot=bot, message=message)
+    inserted_reply = reply
+    if rule is not None and link is not None:
+        # The link is unique to this interaction, so it needs the interaction's row first.
+        reply = reply_render(rule.response, name=name, link=interaction_link_url(interaction=interaction, link=link))
     if reply and not quiet_reason:
         # After the loop breaker: a reply that stays quiet carries no ad and records no impression.
         sponsored = sponsored_line_for_reply(interaction=interaction, member=member)
@@ -311,14 +332,15 @@ def _interaction_for(*, message: Message, bot: Bot, member: Member | None) -> In
     interaction.reply_text = reply
     if quiet_reason or not parts:
         interaction.reply_status = Interaction.ReplyStatus.NONE
-    interaction.save(update_fields=["reply_text", "reply_status"])
+    if (reply, interaction.reply_status) != (inserted_reply, inserted_status):
+        interaction.save(update_fields=["reply_text", "reply_status"])
     if interaction.reply_status == Interaction.ReplyStatus.NONE:
-        return interaction
-    ReplyPart.objects.bulk_create(
+        return interaction, []
+    reply_parts = ReplyPart.objects.bulk_create(
         ReplyPart(tenant_id=message.tenant_id, interaction=interaction, sequence=index, text=part)
         for index, part in enumerate(parts)
     )
-    return interaction
+    return interaction, reply_parts
 
 
 def _loop_breaker_check(*, bot: Bot, message: Message) -> str:
@@ -363,23 +385,42 @@ def reply_send(*, tenant_id: Any, interaction_id: Any) -> str:
     within ECHO_WAIT.
     """
     interaction = (
-        Interaction.objects.select_related("bot", "message").filter(tenant_id=tenant_id, pk=interaction_id).first()
+        Interaction.objects.select_related("bot", "message")
+        .defer("bot__callback_token")
+        .filter(tenant_id=tenant_id, pk=interaction_id)
+        .first()
     )
     if interaction is None or interaction.reply_status != Interaction.ReplyStatus.PENDING:
         return interaction.reply_status if interaction else "missing"
-    bot_id = interaction.bot.groupme_bot_id or ""
-    for part in ReplyPart.objects.filter(interaction=interaction).order_by("sequence"):
+    parts = list(ReplyPart.objects.filter(interaction=interaction).order_by("sequence"))
+    return _reply_post(interaction=interaction, parts=parts, bot_id=interaction.bot.groupme_bot_id or "")
+
+
+def reply_send_processed(*, reply: ReplyToSend) -> str:
+    """`reply_send` for a reply `message_process` has just written, from what processing holds: the same claims,
+    without reading the interaction, its bot and its parts back. Any of its parts another worker took (a sweep) is
+    left to that worker, as in `reply_send`."""
+    return _reply_post(interaction=reply.interaction, parts=reply.parts, bot_id=reply.groupme_bot_id)
+
+
+def _reply_post(*, interaction: Interaction, parts: list[ReplyPart], bot_id: str) -> str:
+    accepted_at: datetime | None = None  # the last part's, once every part is through: the reply's response time
+    for part in parts:
         if part.status == ReplyPart.Status.SENT:
+            accepted_at = part.accepted_at
             continue
         if part.status == ReplyPart.Status.FAILED:
             return _reply_finish(interaction, failed=True)
         claimable = ReplyPart.Status.PENDING
         if part.status == ReplyPart.Status.UNCERTAIN:
-            echoed_at = _reply_part_echoed_at(interaction=interaction, part=part)
+            echoed_at = bot_post_echoed_at(
+                tenant_id=interaction.tenant_id, group_id=interaction.group_id, text=part.text, since=part.updated_at
+            )
             if echoed_at is not None:
                 ReplyPart.objects.filter(pk=part.pk, status=ReplyPart.Status.UNCERTAIN).update(
                     status=ReplyPart.Status.SENT, accepted_at=echoed_at, last_status_code=None, last_error=""
                 )
+                accepted_at = echoed_at
                 continue
             wait = (part.updated_at + ECHO_WAIT - timezone.now()).total_seconds()
             if wait > 0:
@@ -402,28 +443,11 @@ def reply_send(*, tenant_id: Any, interaction_id: Any) -> str:
         except groupme.GroupMeRejectedError as exc:
             _part_update(part, status=ReplyPart.Status.FAILED, error=exc)
             return _reply_finish(interaction, failed=True)
+        accepted_at = timezone.now()
         ReplyPart.objects.filter(pk=part.pk).update(
-            status=ReplyPart.Status.SENT, accepted_at=timezone.now(), last_status_code=None, last_error=""
+            status=ReplyPart.Status.SENT, accepted_at=accepted_at, last_status_code=None, last_error=""
         )
-    return _reply_finish(interaction, failed=False)
-
-
-# How long before a part became uncertain its post may have been made (the client's read timeout, and margin).
-ECHO_LOOKBACK = timedelta(seconds=30)
-
-
-def _reply_part_echoed_at(*, interaction: Interaction, part: ReplyPart) -> datetime | None:
-    """When GroupMe delivered this part's text back from a bot in the interaction's group, after the post that
-    got no answer; None when it has not (yet)."""
-    return (
-        Message.objects.filter(
-            tenant_id=interaction.tenant_id, group_id=interaction.group_id, sender_type=Message.SenderType.BOT,
-            sent_at__gte=part.updated_at - ECHO_LOOKBACK, text=part.text,
-        )
-        .order_by("sent_at")
-        .values_list("received_at", flat=True)
-        .first()
-    )  # fmt: skip
+    return _reply_finish(interaction, failed=False, accepted_at=accepted_at)
 
 
 def _part_update(part: ReplyPart, *, status: str, error: groupme.GroupMeError) -> None:
@@ -432,14 +456,13 @@ def _part_update(part: ReplyPart, *, status: str, error: groupme.GroupMeError) -
     )
 
 
-def _reply_finish(interaction: Interaction, *, failed: bool) -> str:
+def _reply_finish(interaction: Interaction, *, failed: bool, accepted_at: datetime | None = None) -> str:
+    """`accepted_at`: when GroupMe accepted the reply's last part (on success)."""
     if failed:
         status = Interaction.ReplyStatus.FAILED
         response_time_ms = None
     else:
         status = Interaction.ReplyStatus.SENT
-        last_accepted = ReplyPart.objects.filter(interaction=interaction).order_by("-sequence").first()
-        accepted_at = last_accepted.accepted_at if last_accepted else timezone.now()
         elapsed = (accepted_at or timezone.now()) - interaction.message.received_at
         response_time_ms = min(max(0, round(elapsed.total_seconds() * 1000)), 2**31 - 1)
     Interaction.objects.filter(pk=interaction.pk, reply_status=Interaction.ReplyStatus.PENDING).update(

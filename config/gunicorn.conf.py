@@ -1,6 +1,6 @@
-"""gunicorn in production: `gunicorn -c config/gunicorn.conf.py config.wsgi`.
-
-Without `-c`, `gunicorn config.wsgi` runs one sync worker (gunicorn's default), which uses at most one core.
+"""gunicorn in production: `gunicorn config.wsgi` from the project's root (gunicorn reads ./gunicorn.conf.py, which
+takes these settings), or `gunicorn -c config/gunicorn.conf.py config.wsgi` from anywhere. Started elsewhere without
+`-c`, gunicorn would run its default single sync worker, which uses at most one core.
 The figures behind these defaults are in docs/PERFORMANCE.md ("gunicorn configuration"). Each value can be set
 from the environment; command-line flags override this file.
 """

@@ -64,13 +64,15 @@ def _engagement_after(member: Member, *, at: datetime) -> float:
 
 def member_record_message(*, message: Message) -> Member:
     """The sender of a user message: created on first sight, counted, engagement updated. Row-locked."""
-    seen, created = Member.objects.get_or_create(
+    # Locked as it is read (a member just created is this transaction's own row): one statement, not a read and
+    # a locking read again.
+    member: Member
+    member, created = Member.objects.select_for_update().get_or_create(
         tenant_id=message.tenant_id,
         group_id=message.group_id,
         groupme_user_id=message.sender_id,
         defaults={"nickname": message.sender_name, "first_seen_at": message.sent_at, "last_seen_at": message.sent_at},
     )
-    member: Member = Member.objects.select_for_update().get(pk=seen.pk)
     member.engagement_score = _engagement_after(member, at=message.sent_at)
     member.message_count += 1
     member.first_seen_at = min(member.first_seen_at, message.sent_at)

@@ -213,6 +213,8 @@ class SponsoredImpression(TenantOwnedModel):
     class Status(models.TextChoices):
         PENDING = "pending"
         SENDING = "sending"
+        # Posted, and no answer: GroupMe may have it. Settled by GroupMe's echo of the post to the bot's callback.
+        UNCERTAIN = "uncertain"
         SENT = "sent"
         FAILED = "failed"
 
@@ -245,8 +247,8 @@ class SponsoredImpression(TenantOwnedModel):
             models.Index(fields=["tenant", "local_date"]),
             models.Index(
                 fields=["updated_at"],
-                name="sponsored_post_unsent",
-                condition=models.Q(status__in=["pending", "sending"]),
+                name="sponsored_post_unsettled",
+                condition=models.Q(status__in=["pending", "sending", "uncertain"]),
             ),
         ]
 

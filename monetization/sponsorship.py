@@ -25,6 +25,8 @@ from django.utils import timezone
 
 from bots import groupme
 from bots.models import Bot, Interaction
+from bots.outbox import ECHO_WAIT
+from bots.selectors import bot_post_echoed_at
 from groups.models import Group, Member
 from monetization.models import Click, Conversion, Creative, Link, MonetizationSource, SponsoredImpression
 from monetization.services import interaction_link_url
@@ -317,12 +319,16 @@ def sponsored_posts_due(*, now: datetime, lookback: timedelta = SCHEDULE_LOOKBAC
 
 
 def sponsored_posts_unfinished(*, now: datetime) -> list[DueSlot]:
-    """Claimed posts whose task was lost (pending too long, or sending by a worker that died), to send again.
+    """Claimed posts whose task was lost (pending too long, sending by a worker that died, uncertain past the echo
+    wait), to send again.
 
-    Claims of dead workers go back to pending, so the next task can claim them; the attempts count still bounds them.
+    A dead worker's claim may have reached GroupMe: it becomes uncertain (its claim time kept), so the next task
+    looks for GroupMe's echo of it before posting again; the attempts count still bounds them.
     """
-    lost = Q(status=SponsoredImpression.Status.PENDING, updated_at__lt=now - PENDING_GRACE) | Q(
-        status=SponsoredImpression.Status.SENDING, updated_at__lt=now - STALE_CLAIM
+    lost = (
+        Q(status=SponsoredImpression.Status.PENDING, updated_at__lt=now - PENDING_GRACE)
+        | Q(status=SponsoredImpression.Status.SENDING, updated_at__lt=now - STALE_CLAIM)
+        | Q(status=SponsoredImpression.Status.UNCERTAIN, updated_at__lt=now - ECHO_WAIT)
     )
     rows = list(
         SponsoredImpression.objects.exclude(slot="")
@@ -332,7 +338,7 @@ def sponsored_posts_unfinished(*, now: datetime) -> list[DueSlot]:
     )
     SponsoredImpression.objects.filter(
         pk__in=[row[0] for row in rows], status=SponsoredImpression.Status.SENDING, updated_at__lt=now - STALE_CLAIM
-    ).update(status=SponsoredImpression.Status.PENDING, updated_at=now)
+    ).update(status=SponsoredImpression.Status.UNCERTAIN)
     return [DueSlot(*row[1:]) for row in rows]
 
 
@@ -393,7 +399,8 @@ def sponsored_post_send(*, tenant_id: Any, creative_id: Any, group_id: Any, loca
     """Posts one scheduled slot through the group's bot, once; returns the impression's status or why it did not.
 
     The impression row is the claim: created pending, moved to sending by a conditional UPDATE (so two workers
-    never post it together), then sent, or back to pending on 429/5xx/timeouts (SponsoredPostRetryLater), or
+    never post it together), then sent, or back to pending on 429/5xx (SponsoredPostRetryLater), or uncertain when
+    the post left and no answer came (settled by GroupMe's echo of it, else posted again after ECHO_WAIT), or
     failed when GroupMe refuses it or the attempts run out. A failed post stays, marked, and is never retried.
     """
     day = date.fromisoformat(local_date) if isinstance(local_date, str) else local_date
@@ -414,25 +421,44 @@ def sponsored_post_send(*, tenant_id: Any, creative_id: Any, group_id: Any, loca
     if bot is None or not _bot_usable(bot, now=now):
         sponsored_post_give_up(impression_id=impression.pk, reason="the group's bot can no longer post")
         return SponsoredImpression.Status.FAILED
-    claimed = SponsoredImpression.objects.filter(pk=impression.pk, status=SponsoredImpression.Status.PENDING).update(
+    claimable = SponsoredImpression.Status.PENDING
+    if impression.status == SponsoredImpression.Status.UNCERTAIN:
+        echoed_at = bot_post_echoed_at(
+            tenant_id=tenant_id, group_id=group_id, text=impression.text, since=impression.updated_at
+        )
+        if echoed_at is not None:
+            return _impression_sent(impression_id=impression.pk, group_id=group_id, sent_at=echoed_at, slot=slot)
+        wait = (impression.updated_at + ECHO_WAIT - timezone.now()).total_seconds()
+        if wait > 0:
+            raise SponsoredPostRetryLater("waiting for GroupMe's echo of a post that got no answer", retry_after=wait)
+        claimable = SponsoredImpression.Status.UNCERTAIN  # no echo: GroupMe never had it
+    claimed = SponsoredImpression.objects.filter(pk=impression.pk, status=claimable).update(
         status=SponsoredImpression.Status.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
     )
     if not claimed:
         return SponsoredImpression.Status.SENDING  # another worker holds it
     try:
         groupme.bot_post(bot_id=bot.groupme_bot_id or "", text=impression.text)
+    except groupme.GroupMeOutcomeUnknownError as exc:
+        # Posting again now could show the group the sponsor's line twice: wait for GroupMe's echo of it instead.
+        _impression_update(impression.pk, status=SponsoredImpression.Status.UNCERTAIN, error=exc)
+        raise SponsoredPostRetryLater(str(exc), retry_after=ECHO_WAIT.total_seconds()) from exc
     except groupme.GroupMeRetryableError as exc:
         _impression_update(impression.pk, status=SponsoredImpression.Status.PENDING, error=exc)
         raise SponsoredPostRetryLater(str(exc), retry_after=exc.retry_after) from exc
     except groupme.GroupMeRejectedError as exc:
         _impression_update(impression.pk, status=SponsoredImpression.Status.FAILED, error=exc)
         return SponsoredImpression.Status.FAILED
+    return _impression_sent(impression_id=impression.pk, group_id=group_id, sent_at=timezone.now(), slot=slot)
+
+
+def _impression_sent(*, impression_id: Any, group_id: Any, sent_at: datetime, slot: str) -> str:
     member_count = Group.objects.filter(pk=group_id).values_list("member_count", flat=True).first() or 0
-    SponsoredImpression.objects.filter(pk=impression.pk).update(
-        status=SponsoredImpression.Status.SENT, sent_at=timezone.now(), member_count=member_count,
+    SponsoredImpression.objects.filter(pk=impression_id).update(
+        status=SponsoredImpression.Status.SENT, sent_at=sent_at, member_count=member_count,
         last_status_code=None, last_error="", updated_at=timezone.now(),
     )  # fmt: skip
-    logger.info("sponsored post sent", extra={"creative": str(creative_id), "group": str(group_id), "slot": slot})
+    logger.info("sponsored post sent", extra={"impression": str(impression_id), "group": str(group_id), "slot": slot})
     return SponsoredImpression.Status.SENT
 
 
@@ -446,7 +472,11 @@ def sponsored_post_give_up(*, impression_id: Any, reason: str) -> None:
     """Marks an unsent post failed, visibly; the row stays so the slot is never posted again."""
     SponsoredImpression.objects.filter(
         pk=impression_id,
-        status__in=[SponsoredImpression.Status.PENDING, SponsoredImpression.Status.SENDING],
+        status__in=[
+            SponsoredImpression.Status.PENDING,
+            SponsoredImpression.Status.SENDING,
+            SponsoredImpression.Status.UNCERTAIN,
+        ],
     ).update(status=SponsoredImpression.Status.FAILED, last_error=reason[:255], updated_at=timezone.now())
     logger.warning("sponsored post failed", extra={"impression": str(impression_id), "reason": reason})
 

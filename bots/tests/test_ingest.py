@@ -392,6 +392,7 @@ def test_the_wake_up_thread_publishes_without_being_asked_twice(monkeypatch, wai
 
 def test_one_failing_message_does_not_hold_up_its_batch(bot, deliver, monkeypatch):
     from bots import tasks
+    from bots.services import ProcessingOutcome
 
     done = []
 
@@ -399,6 +400,7 @@ def test_one_failing_message_does_not_hold_up_its_batch(bot, deliver, monkeypatc
         if message_id == "poison":
             raise RuntimeError("a bug in processing")
         done.append(message_id)
+        return ProcessingOutcome(processed=True)
 
     monkeypatch.setattr(tasks, "message_process", process)
     # Called as a worker calls it (not inline): a failure is logged and the message left for the sweeper.

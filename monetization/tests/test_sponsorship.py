@@ -11,13 +11,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
+from bots import groupme
 from bots.models import Interaction
+from bots.outbox import ECHO_WAIT
 from bots.tests.factories import BotFactory, InteractionFactory
-from groups.models import Group
-from groups.tests.factories import GroupFactory, MemberFactory
+from groups.models import Group, Message
+from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
 from monetization.models import Click, Creative, InteractionLink, SponsoredImpression
 from monetization.services import interaction_link_url, link_create, source_create
 from monetization.sponsorship import (
+    SponsoredPostRetryLater,
     creative_create,
     sponsor_performance,
     sponsored_line_for_reply,
@@ -310,6 +313,83 @@ def test_a_post_whose_worker_died_is_released_and_sent_by_the_next_run(tenant, f
     assert [post["text"] for post in fake_groupme.posts] == ["#ad stuck"]
     stuck.refresh_from_db()
     assert (stuck.status, stuck.attempts) == ("sent", 2)
+
+
+@pytest.fixture
+def short_read_timeout(monkeypatch):
+    monkeypatch.setattr(groupme, "TIMEOUT_SECONDS", (1.0, 0.3))
+
+
+def _slot(tenant, bot):
+    creative = _creative(tenant, mode="scheduled", post_times=["03:00"])
+    return {"tenant_id": tenant.pk, "creative_id": creative.pk, "group_id": bot.group_id,
+            "local_date": timezone.now().date(), "slot": "03:00"}  # fmt: skip
+
+
+def _echo(bot, text):
+    """What GroupMe's callback of the bot's own post leaves behind: a bot message in the group."""
+    return MessageFactory(
+        tenant=bot.tenant, group=bot.group, bot=bot, member=None, sender_type=Message.SenderType.BOT,
+        sender_id=bot.groupme_bot_id, sender_name=bot.name, text=text, sent_at=timezone.now(),
+        processed_at=timezone.now(),
+    )  # fmt: skip
+
+
+def test_a_post_without_an_answer_is_settled_by_groupmes_echo_not_posted_again(
+    tenant, fake_groupme, short_read_timeout, wait_for
+):
+    bot = _bot(tenant)
+    slot = _slot(tenant, bot)
+    fake_groupme.add_fault(path="/v3/bots/post", delay_ms=800)  # GroupMe takes it after the client stopped waiting
+
+    with pytest.raises(SponsoredPostRetryLater):
+        sponsored_post_send(**slot)
+    impression = SponsoredImpression.objects.get()
+    assert impression.status == "uncertain"
+    with pytest.raises(SponsoredPostRetryLater) as waiting:  # no echo yet: wait for it rather than post again
+        sponsored_post_send(**slot)
+    assert 0 < waiting.value.retry_after <= ECHO_WAIT.total_seconds()
+
+    echo = _echo(bot, impression.text)
+    assert sponsored_post_send(**slot) == "sent"
+
+    impression.refresh_from_db()
+    assert (impression.status, impression.sent_at, impression.attempts) == ("sent", echo.received_at, 1)
+    wait_for(lambda: fake_groupme.posts, message="GroupMe to take the slow post")
+    assert len(fake_groupme.posts) == 1
+
+
+def test_without_an_echo_the_sponsored_post_is_made_again_once_the_wait_is_over(
+    tenant, fake_groupme, short_read_timeout
+):
+    bot = _bot(tenant)
+    slot = _slot(tenant, bot)
+    fake_groupme.add_fault(path="/v3/bots/post", delay_ms=800, status=503)  # GroupMe never had it
+
+    with pytest.raises(SponsoredPostRetryLater):
+        sponsored_post_send(**slot)
+    SponsoredImpression.objects.update(updated_at=timezone.now() - ECHO_WAIT - timedelta(seconds=1))
+
+    assert sponsored_post_send(**slot) == "sent"
+    assert (SponsoredImpression.objects.get().attempts, len(fake_groupme.posts)) == (2, 1)
+
+
+def test_a_dead_workers_claim_becomes_uncertain_and_its_echo_settles_it(tenant, fake_groupme):
+    bot = _bot(tenant)
+    creative = _creative(tenant, mode="scheduled", post_times=["03:00"])
+    stuck = SponsoredImpression.objects.create(
+        tenant=tenant, creative=creative, group=bot.group, local_date=timezone.now().date(), slot="03:00",
+        text="#ad stuck", status="sending", attempts=1,
+    )  # fmt: skip
+    claimed_at = timezone.now() - timedelta(minutes=10)
+    SponsoredImpression.objects.filter(pk=stuck.pk).update(updated_at=claimed_at)
+    _echo(bot, "#ad stuck")  # the dead worker's post had reached GroupMe
+
+    post_scheduled_sponsored_messages()
+
+    assert fake_groupme.posts == []
+    stuck.refresh_from_db()
+    assert (stuck.status, stuck.attempts) == ("sent", 1)
 
 
 # --- Reporting -------------------------------------------------------------------------------------------------------

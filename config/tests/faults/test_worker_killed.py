@@ -120,7 +120,7 @@ def test_a_worker_killed_while_posting_a_reply_is_replaced_and_the_reply_is_post
     wait_for(lambda: fake_groupme.request_counts().get("/v3/bots/post"), message="GroupMe to answer the dead worker")
 
     start_botyard_worker()
-    private_redis.redeliver_unacked()  # send_reply again: the part is still claimed by the dead worker, so it waits
+    private_redis.redeliver_unacked()  # the task again: the part is still claimed by the dead worker, so it waits
     wait_for(lambda: private_redis.queue_idle(queue_name), timeout=30, message="the redelivered task to run")
     # The sweeper releases a claim older than STALE_CLAIM, then re-publishes a part pending for PART_GRACE: the
     # test moves the part's clock instead of waiting the six minutes.
