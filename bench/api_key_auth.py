@@ -181,6 +181,20 @@ def parts(fixture: dict[str, Any], *, calls: int) -> dict[str, Any]:
         assert result is not None
         return result
 
+    def lookup_orm_select_related() -> Any:
+        # The selector as it was before it read only what it checks: the ORM, key and tenant as full instances.
+        from django.utils import timezone
+
+        from tenants.keys import api_key_lookup_id
+        from tenants.models import ApiKey
+
+        found = ApiKey.objects.select_related("tenant").filter(lookup_id=api_key_lookup_id(raw_key)).first()
+        assert found is not None
+        assert api_key_matches(raw_key, found.key_hash)
+        assert found.tenant.is_active
+        assert found.is_usable_at(timezone.now())
+        return found
+
     def lookup_values() -> Any:
         # The same row and checks with .values(): no model instances (what a leaner selector could do).
         from tenants.keys import api_key_lookup_id
@@ -219,6 +233,9 @@ def parts(fixture: dict[str, Any], *, calls: int) -> dict[str, Any]:
         ),
         "lookup, compare, tenant and expiry checks (api_key_get_for_authentication)": per_call(
             lambda: api_key_get_for_authentication(raw_key=raw_key), calls=calls
+        ),
+        "the previous selector, not the project's now: ORM with select_related('tenant')": per_call(
+            lookup_orm_select_related, calls=calls
         ),
         "alternative, not the project's: the same lookup and checks with .values()": per_call(
             lookup_values, calls=calls

@@ -1,9 +1,13 @@
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
-from django.db.models import Case, Count, Q, QuerySet, Value, When
+from django.db import connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import Case, Count, Field, Model, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from tenants.keys import api_key_lookup_id, api_key_matches
@@ -42,19 +46,86 @@ def api_key_get(*, tenant: Tenant, api_key_id: str) -> ApiKey | None:
         return None
 
 
+# What authentication reads, in one statement built once per connection: the key's few columns and its tenant's row
+# (the request's tenant). A queryset with select_related cost 440-527 us of CPU per request, most of it building the
+# query and two full model instances; the statement's text is constant, so only the row is converted (with the same
+# converters the ORM applies) and turned into instances. docs/PERFORMANCE.md "API-key verification".
+_AUTHENTICATION_KEY_FIELDS = ("id", "tenant_id", "lookup_id", "key_hash", "status", "expires_at", "last_used_at")
+_Converter = Callable[[Any, Any, Any], Any]
+
+
+@dataclass(frozen=True)
+class _AuthenticationQuery:
+    sql: str
+    key_fields: tuple[str, ...]  # attnames, in the row's order
+    tenant_fields: tuple[str, ...]
+    converters: tuple[tuple[int, Any, tuple[_Converter, ...]], ...]  # (position, column expression, converters)
+
+
+def _column(model: type[Model], name: str) -> "Field[Any, Any]":
+    field = model._meta.get_field(name)
+    assert isinstance(field, Field), name
+    return field
+
+
+@lru_cache(maxsize=64)  # per connection (one per thread); a few threads per process
+def _authentication_query(connection: BaseDatabaseWrapper) -> _AuthenticationQuery:
+    quote = connection.ops.quote_name
+    key_table, tenant_table = ApiKey._meta.db_table, Tenant._meta.db_table
+    columns = [(key_table, _column(ApiKey, name)) for name in _AUTHENTICATION_KEY_FIELDS] + [
+        (tenant_table, _column(Tenant, field.name)) for field in Tenant._meta.concrete_fields
+    ]
+    converters = []
+    for position, (table, field) in enumerate(columns):
+        column = field.get_col(table)
+        found = (*connection.ops.get_db_converters(column), *column.get_db_converters(connection))
+        if found:
+            converters.append((position, column, tuple(found)))
+    select = ", ".join(f"{quote(table)}.{quote(str(field.column))}" for table, field in columns)
+    tenant_id, key_tenant_id = _column(Tenant, "id").column, _column(ApiKey, "tenant").column
+    sql = (
+        f"SELECT {select} FROM {quote(key_table)} INNER JOIN {quote(tenant_table)} "  # noqa: S608 - the models' names
+        f"ON {quote(tenant_table)}.{quote(str(tenant_id))} = {quote(key_table)}.{quote(str(key_tenant_id))} "
+        f"WHERE {quote(key_table)}.{quote(str(_column(ApiKey, 'lookup_id').column))} = %s"
+    )
+    size = len(_AUTHENTICATION_KEY_FIELDS)
+    return _AuthenticationQuery(
+        sql=sql,
+        key_fields=tuple(field.attname for _, field in columns[:size]),
+        tenant_fields=tuple(field.attname for _, field in columns[size:]),
+        converters=tuple(converters),
+    )
+
+
 def api_key_get_for_authentication(*, raw_key: str, now: datetime | None = None) -> ApiKey | None:
     """The usable key a caller presented, with its tenant; None for anything else.
 
-    The one lookup that is not scoped by tenant, because the key is what names the tenant.
+    The one lookup that is not scoped by tenant, because the key is what names the tenant. The key comes back with
+    only the columns authentication and `api_key_mark_used` use (the others load on first access, as deferred
+    fields do); its tenant is complete.
     """
     lookup_id = api_key_lookup_id(raw_key)
     if lookup_id is None:
         return None
-    api_key: ApiKey | None = ApiKey.objects.select_related("tenant").filter(lookup_id=lookup_id).first()
-    if api_key is None or not api_key_matches(raw_key, api_key.key_hash):
+    connection = connections[ApiKey.objects.db]
+    query = _authentication_query(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(query.sql, [lookup_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    if not api_key.tenant.is_active or not api_key.is_usable_at(now or timezone.now()):
+    values = list(row)
+    for position, column, converters in query.converters:
+        for converter in converters:
+            values[position] = converter(values[position], column, connection)
+    size = len(query.key_fields)
+    api_key = ApiKey.from_db(connection.alias, query.key_fields, values[:size])
+    if not api_key_matches(raw_key, api_key.key_hash):
         return None
+    tenant = Tenant.from_db(connection.alias, query.tenant_fields, values[size:])
+    if not tenant.is_active or not api_key.is_usable_at(now or timezone.now()):
+        return None
+    api_key.tenant = tenant
     return api_key
 
 
