@@ -25,6 +25,7 @@
     if (spec.min !== null && spec.min !== undefined) y.suggestedMin = spec.min;
     if (spec.max !== null && spec.max !== undefined) y.suggestedMax = spec.max;
     if (spec.min === 0) y.beginAtZero = true;
+    if (spec.unit) y.title = { display: true, text: spec.unit };
     new Chart(canvas, {
       type: spec.type,
       data: { labels: spec.labels, datasets },
