@@ -98,6 +98,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 # work_mem of the KPI rebuild's transactions only (PostgreSQL): a month of messages grouped per member spills out of
 # the default 4 MB to disk. One rebuild runs per tenant at a time.
 KPI_REBUILD_WORK_MEM = env.str("KPI_REBUILD_WORK_MEM", default="64MB")
+# Days the KPI job rebuilds in one transaction (a full rebuild walks a tenant's history in spans this long): a year
+# is one pass over each raw table. Lower it to shorten the transactions of very large tenants.
+KPI_REBUILD_SPAN_DAYS = env.int("KPI_REBUILD_SPAN_DAYS", default=400)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -13,10 +13,10 @@ from hypothesis import strategies as st
 
 from analytics import services as analytics_services
 from analytics.histogram import histogram_of, histogram_percentile
-from analytics.models import AggregationWatermark, DailyRollup
+from analytics.models import AggregationWatermark, DailyRollup, IntentRevenue, IntentRollup
 from analytics.periods import period_start
 from analytics.selectors import KpiScope, kpi_report
-from analytics.services import kpi_aggregate_tenant, kpi_finalize_yesterday
+from analytics.services import day_spans, kpi_aggregate_tenant, kpi_finalize_yesterday
 from bots.models import Interaction
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.models import Message
@@ -89,6 +89,40 @@ def test_figures_of_a_day_match_what_happened(world, api):
     assert totals["response_time_p50_ms"] <= totals["response_time_p95_ms"]
 
 
+def test_intent_rollups_and_revenue_of_a_day_match_what_happened(world):
+    """On PostgreSQL the range statement writes them, elsewhere the ORM does: both must give these rows."""
+    bot, other_bot = world["bots"]
+    ana, bo, _ = world["members"][bot.pk]
+    day = date(2026, 11, 10)
+    deals = _interaction(world, bot=bot, member=ana, at=_at(day, 10), sentiment=0.8)
+    Interaction.objects.filter(pk=deals.pk).update(intent="deals")
+    unknown = _interaction(world, bot=bot, member=bo, at=_at(day, 11), handled=False, sentiment=-0.4)
+    Interaction.objects.filter(pk=unknown.pk).update(intent="")
+    late = _interaction(world, bot=bot, member=ana, at=_at(day, 23), sentiment=0.2)  # 05:30 UTC on the 11th
+    Interaction.objects.filter(pk=late.pk).update(intent="deals")
+    elsewhere = _interaction(world, bot=other_bot, member=world["members"][other_bot.pk][0], at=_at(day, 12))
+    Interaction.objects.filter(pk=elsewhere.pk).update(intent="deals")
+    for outcome, amount, currency in [("purchase", 5000, "USD"), ("refund", -1000, "USD"), ("donation", 700, "EUR")]:
+        ConversionFactory(tenant=world["tenant"], source=world["source"], interaction=deals, outcome=outcome,
+                          amount=amount, currency=currency, occurred_at=_at(day, 13))  # fmt: skip
+    ConversionFactory(tenant=world["tenant"], source=world["source"], outcome="donation", amount=300, currency="USD",
+                      occurred_at=_at(day, 14))  # fmt: skip
+
+    kpi_aggregate_tenant(tenant=world["tenant"], full=True)
+
+    rollups = IntentRollup.objects.filter(tenant=world["tenant"], day=day)
+    assert sorted(rollups.values_list("bot_id", "intent", "interactions", "unhandled")) == sorted(
+        [(bot.pk, "deals", 2, 0), (bot.pk, "", 1, 1), (other_bot.pk, "deals", 1, 0)]
+    )
+    assert rollups.get(bot=bot, intent="deals").sentiment_sum == pytest.approx(1.0)
+    revenue = IntentRevenue.objects.filter(tenant=world["tenant"], day=day)
+    rows = revenue.values_list("bot_id", "group_id", "intent", "currency", "purchases", "net")
+    assert sorted(rows, key=str) == sorted(
+        [(bot.pk, bot.group_id, "deals", "USD", 1, 4000), (bot.pk, bot.group_id, "deals", "EUR", 0, 700),
+         (None, None, None, "USD", 0, 300)], key=str,
+    )  # fmt: skip
+
+
 def test_days_are_cut_in_the_tenants_time_zone(world, api):
     bot = world["bots"][0]
     # 03:30 UTC on the 11th is 21:30 on the 10th in Chicago.
@@ -100,9 +134,10 @@ def test_days_are_cut_in_the_tenants_time_zone(world, api):
     assert [(entry["period"], entry["messages"]) for entry in series] == [("2026-11-10", 1), ("2026-11-11", 0)]
 
 
-def test_running_twice_or_after_a_crash_gives_the_same_figures(world, monkeypatch):
+def test_running_twice_or_after_a_crash_gives_the_same_figures(world, monkeypatch, settings):
+    settings.KPI_REBUILD_SPAN_DAYS = 2  # October 30-31 is one span, in its own transaction; November's are others
     bot = world["bots"][0]
-    for offset in range(4):  # two days in October, two in November: two spans, each in its own transaction
+    for offset in range(4):  # two days in October, two in November
         day = date(2026, 10, 30) + timedelta(days=offset)
         _interaction(world, bot=bot, member=world["members"][bot.pk][offset % 3], at=_at(day, 9))
 
@@ -128,6 +163,17 @@ def test_running_twice_or_after_a_crash_gives_the_same_figures(world, monkeypatc
     kpi_aggregate_tenant(tenant=world["tenant"])  # the watermark did not move: the next run finishes the job
 
     assert sorted(DailyRollup.objects.values_list("day", "messages", "interactions", "replies")) == clean
+
+
+def test_day_spans_are_runs_of_consecutive_days_at_most_max_days_long():
+    first = date(2026, 1, 30)
+    days = [first + timedelta(days=offset) for offset in (*range(5), 7, 8)]  # a gap after Feb 3
+
+    jan30, jan31, feb1, feb2, feb3, feb6, feb7 = days
+
+    assert list(day_spans(days, max_days=400)) == [(jan30, feb3), (feb6, feb7)]
+    assert list(day_spans(reversed(days), max_days=2)) == [(jan30, jan31), (feb1, feb2), (feb3, feb3), (feb6, feb7)]
+    assert list(day_spans([], max_days=2)) == []
 
 
 def test_a_late_postback_reopens_its_day(world, api):
