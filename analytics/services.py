@@ -522,9 +522,9 @@ def day_spans(days: Iterable[date], *, max_days: int) -> Iterator[tuple[date, da
     """Runs of consecutive days, each at most `max_days` long: the unit rebuilt in one transaction.
 
     Long spans are the fast way through a history: a year is one sequential pass over each raw table, where month
-    spans were twelve index range scans over the same rows (48 s against 31 s for 20M messages). What a span costs
-    is a transaction that long and, past work_mem, temporary disk for the member-day grouping (280 MB a year at
-    730k member-days); KPI_REBUILD_SPAN_DAYS bounds both."""
+    spans were twelve index range scans over the same rows (48 s of statements against 27 s for 20M messages).
+    What a span costs is a transaction that long and, past work_mem, temporary disk for the member-day grouping
+    (280 MB a year at 730k member-days); KPI_REBUILD_SPAN_DAYS bounds both."""
     span: list[date] = []
     for day in sorted(days):
         if span and (day != span[-1] + timedelta(days=1) or len(span) >= max_days):
