@@ -466,7 +466,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         # The planner's row estimates for the grouped CTEs are far too high, which makes PostgreSQL JIT-compile the
         # statement: a second of compiling for half a second of work, on every span.
         cursor.execute("SET LOCAL jit = off")
-        # The span groups a month of messages per member: in 4 MB (the default) those sorts spill to disk.
+        # The span groups its messages per member: in 4 MB (the default) a month of them spills to disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.KPI_REBUILD_WORK_MEM])
         for model in (DailyRollup, MemberDay, IntentRollup, IntentRevenue):
             cursor.execute(
