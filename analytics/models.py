@@ -148,6 +148,18 @@ class RetentionCell(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "week"])]
 
 
+# Every table the KPI job derives from raw rows: a full rebuild empties a tenant's share of each and refills it.
+KPI_DERIVED_MODELS: tuple[type[TenantOwnedModel], ...] = (
+    DailyRollup,
+    MemberDay,
+    ActiveMembers,
+    IntentRollup,
+    IntentRevenue,
+    MemberFirstDay,
+    RetentionCell,
+)
+
+
 class AggregationWatermark(models.Model):
     """How far the KPI job has read each tenant's raw rows; a day touched after it is rebuilt on the next run."""
 

@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from analytics.histogram import BUCKET_BOUNDS_MS, BUCKETS
 from analytics.models import (
+    KPI_DERIVED_MODELS,
     ActiveMembers,
     AggregationWatermark,
     DailyRollup,
@@ -567,13 +568,8 @@ def kpi_aggregate_tenant(
     if full:
         # Days cut in another zone never line up with the new ones: nothing of the old rollups is kept.
         with transaction.atomic():
-            DailyRollup.objects.filter(tenant=tenant).delete()
-            MemberDay.objects.filter(tenant=tenant).delete()
-            ActiveMembers.objects.filter(tenant=tenant).delete()
-            IntentRollup.objects.filter(tenant=tenant).delete()
-            IntentRevenue.objects.filter(tenant=tenant).delete()
-            MemberFirstDay.objects.filter(tenant=tenant).delete()
-            RetentionCell.objects.filter(tenant=tenant).delete()
+            for model in KPI_DERIVED_MODELS:
+                model.objects.filter(tenant=tenant).delete()
     rows = done = 0
     for first, last in day_spans(days, max_days=settings.KPI_REBUILD_SPAN_DAYS):
         rows += kpi_days_rebuild(tenant=tenant, first=first, last=last)
@@ -588,15 +584,7 @@ def kpi_aggregate_tenant(
         # would read the KPI queries with the old statistics and pick scans that take ten times longer, and the
         # per-member probes would visit the heap for every row (VACUUM sets the visibility map they skip it with).
         with connection.cursor() as cursor:
-            for model in (
-                DailyRollup,
-                MemberDay,
-                ActiveMembers,
-                IntentRollup,
-                IntentRevenue,
-                MemberFirstDay,
-                RetentionCell,
-            ):
+            for model in KPI_DERIVED_MODELS:
                 cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
     report = AggregationReport(tenant=tenant.slug, days=len(days), rows=rows, full=full)
     logger.info("kpis aggregated", extra=vars(report))

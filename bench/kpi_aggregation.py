@@ -428,16 +428,7 @@ def rows_cleanup(database_url: str) -> dict[str, int]:
     """Empties what this benchmark wrote: its tenants' raw and rollup rows (set-based), tenants, users."""
     import psycopg
 
-    from analytics.models import (
-        ActiveMembers,
-        AggregationWatermark,
-        DailyRollup,
-        IntentRevenue,
-        IntentRollup,
-        MemberDay,
-        MemberFirstDay,
-        RetentionCell,
-    )
+    from analytics.models import KPI_DERIVED_MODELS, AggregationWatermark
     from groups.models import Member
     from tenants.models import Tenant, User
 
@@ -446,10 +437,7 @@ def rows_cleanup(database_url: str) -> dict[str, int]:
     if tenant_ids:
         with psycopg.connect(database_url) as connection:
             connection.execute("SET session_replication_role = replica")
-            for model in (
-                DailyRollup, MemberDay, ActiveMembers, IntentRollup, IntentRevenue, MemberFirstDay, RetentionCell,
-                AggregationWatermark,
-            ):  # fmt: skip
+            for model in (*KPI_DERIVED_MODELS, AggregationWatermark):
                 table = model._meta.db_table
                 connection.execute(f"DELETE FROM {table} WHERE tenant_id = ANY(%s::uuid[])", [tenant_ids])  # noqa: S608
             for name, table in [*reversed(tables().items()), ("member", Member._meta.db_table)]:
