@@ -10,6 +10,7 @@ import logging
 import operator
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import reduce
@@ -340,80 +341,92 @@ def _member_days_insert(*, tenant: Tenant, day: date, start: datetime, end: date
         cursor.execute(statement, params)
 
 
+# The reads of a range, each grouped into a temporary table first: its messages per member, its interactions per
+# intent and response-time bucket, its clicks and conversions per interaction's bot, group (and intent). PostgreSQL
+# runs a statement that writes to a table serially, except CREATE TABLE AS, whose SELECT may use parallel workers:
+# over a year these scans are most of the rebuild, and the statement that writes the rollups then reads their far
+# smaller results.
+_RANGE_GROUPED_SQL = (
+    """
+CREATE TEMPORARY TABLE kpi_member_messages ON COMMIT DROP AS
+SELECT sent_at::date AS day, bot_id, group_id, member_id, count(*) AS n
+FROM {message}
+WHERE tenant_id = %(tenant)s AND sent_at >= %(start)s AND sent_at < %(end)s AND sender_type = 'user' AND NOT is_system
+GROUP BY 1, 2, 3, 4
+""",
+    """
+CREATE TEMPORARY TABLE kpi_interactions_by_intent ON COMMIT DROP AS
+SELECT occurred_at::date AS day, bot_id, group_id, intent,
+       CASE WHEN reply_status = 'sent' AND response_time_ms IS NOT NULL
+            THEN width_bucket(response_time_ms, %(bounds)s::int[]) END AS bucket,
+       count(*) AS n, count(*) FILTER (WHERE NOT handled) AS unhandled,
+       count(*) FILTER (WHERE reply_status = 'sent') AS replies, coalesce(sum(sentiment), 0) AS sentiment_sum
+FROM {interaction}
+WHERE tenant_id = %(tenant)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
+GROUP BY 1, 2, 3, 4, 5
+""",
+    """
+CREATE TEMPORARY TABLE kpi_clicks ON COMMIT DROP AS
+SELECT c.clicked_at::date AS day, i.bot_id, i.group_id, count(*) AS n
+FROM {click} c LEFT JOIN {interaction} i ON i.id = c.interaction_id
+WHERE c.tenant_id = %(tenant)s AND c.clicked_at >= %(start)s AND c.clicked_at < %(end)s AND NOT c.is_bot
+GROUP BY 1, 2, 3
+""",
+    """
+CREATE TEMPORARY TABLE kpi_conversions_by_intent ON COMMIT DROP AS
+SELECT v.occurred_at::date AS day, i.bot_id, i.group_id, i.intent, v.currency,
+       count(*) FILTER (WHERE v.outcome <> 'refund') AS n, count(*) FILTER (WHERE v.outcome = 'purchase') AS purchases,
+       coalesce(sum(v.amount), 0) AS amount
+FROM {conversion} v LEFT JOIN {interaction} i ON i.id = v.interaction_id
+WHERE v.tenant_id = %(tenant)s AND v.occurred_at >= %(start)s AND v.occurred_at < %(end)s
+GROUP BY 1, 2, 3, 4, 5
+""",
+)
+# Within the caller's transaction a second span must find the names free: dropped as soon as they are read.
+_RANGE_GROUPED_DROP_SQL = (
+    "DROP TABLE kpi_member_messages, kpi_interactions_by_intent, kpi_clicks, kpi_conversions_by_intent"
+)
+
 # Every figure of DailyRollup, IntentRollup and IntentRevenue for each tenant-local day, bot and group of a range,
-# computed where the rows are: each raw table is read once (the planner picks an index range scan for a few days and
-# a sequential scan for a year), member-days are written from the same pass over messages, both interaction rollups
-# from one pass over interactions, and nothing but row counts comes back to Python. Same rules as
-# _day_rebuild_python and _intent_rollups_rebuild.
+# computed where the rows are from the grouped tables above;
+# member-days are written from the messages' grouping, both interaction rollups from the interactions', and nothing
+# but row counts comes back to Python. Same rules as _day_rebuild_python and _intent_rollups_rebuild.
 _RANGE_REBUILD_SQL = """
-WITH member_messages AS (
-  SELECT (sent_at AT TIME ZONE %(zone)s)::date AS day, bot_id, group_id, member_id, count(*) AS n
-  FROM {message}
-  WHERE tenant_id = %(tenant)s AND sent_at >= %(start)s AND sent_at < %(end)s AND sender_type = 'user'
-    AND NOT is_system
-  GROUP BY 1, 2, 3, 4
-), member_days AS (
+WITH member_days AS (
   INSERT INTO {member_day} (tenant_id, day, group_id, member_id, created_at)
-  SELECT DISTINCT %(tenant)s::uuid, day, group_id, member_id, %(now)s::timestamptz FROM member_messages
+  SELECT DISTINCT %(tenant)s::uuid, day, group_id, member_id, %(now)s::timestamptz FROM kpi_member_messages
   WHERE member_id IS NOT NULL ORDER BY 2, 3, 4  -- in key order: the primary key index is appended to, not split
   RETURNING 1
 ), messages AS (
-  SELECT day, bot_id, group_id, sum(n) AS n FROM member_messages GROUP BY 1, 2, 3
-), interactions_by_intent AS (
-  SELECT (occurred_at AT TIME ZONE %(zone)s)::date AS day, bot_id, group_id, intent,
-         CASE WHEN reply_status = 'sent' AND response_time_ms IS NOT NULL
-              THEN width_bucket(response_time_ms, %(bounds)s::int[]) END AS bucket,
-         count(*) AS n, count(*) FILTER (WHERE NOT handled) AS unhandled,
-         count(*) FILTER (WHERE reply_status = 'sent') AS replies, coalesce(sum(sentiment), 0) AS sentiment_sum
-  FROM {interaction}
-  WHERE tenant_id = %(tenant)s AND occurred_at >= %(start)s AND occurred_at < %(end)s
-  GROUP BY 1, 2, 3, 4, 5
+  SELECT day, bot_id, group_id, sum(n) AS n FROM kpi_member_messages GROUP BY 1, 2, 3
 ), intent_rollups AS (
   INSERT INTO {intent_rollup} (tenant_id, created_at, day, bot_id, group_id, intent, interactions, unhandled,
                                sentiment_sum)
   SELECT %(tenant)s::uuid, %(now)s, day, bot_id, group_id, intent, sum(n), sum(unhandled), sum(sentiment_sum)
-  FROM interactions_by_intent GROUP BY day, bot_id, group_id, intent
+  FROM kpi_interactions_by_intent GROUP BY day, bot_id, group_id, intent
   RETURNING 1
 ), interactions_by_bucket AS (
   SELECT day, bot_id, group_id, bucket, sum(n) AS n, sum(unhandled) AS unhandled, sum(replies) AS replies,
          sum(sentiment_sum) AS sentiment_sum
-  FROM interactions_by_intent GROUP BY 1, 2, 3, 4
+  FROM kpi_interactions_by_intent GROUP BY 1, 2, 3, 4
 ), interactions AS (
   SELECT day, bot_id, group_id, sum(n) AS n, sum(unhandled) AS unhandled, sum(replies) AS replies,
          sum(sentiment_sum) AS sentiment_sum, jsonb_build_array({buckets}) AS buckets
   FROM interactions_by_bucket GROUP BY 1, 2, 3
-), clicks AS (
-  -- The click's interaction by its primary key (OFFSET 0 keeps the lookup a lookup): over a year the planner would
-  -- otherwise hash the clicks and read every interaction of every tenant to find theirs, three times slower.
-  SELECT (c.clicked_at AT TIME ZONE %(zone)s)::date AS day, i.bot_id, i.group_id, count(*) AS n
-  FROM {click} c
-  LEFT JOIN LATERAL (SELECT bot_id, group_id FROM {interaction} WHERE id = c.interaction_id OFFSET 0) i ON true
-  WHERE c.tenant_id = %(tenant)s AND c.clicked_at >= %(start)s AND c.clicked_at < %(end)s AND NOT c.is_bot
-  GROUP BY 1, 2, 3
-), conversions_by_intent AS (
-  SELECT (v.occurred_at AT TIME ZONE %(zone)s)::date AS day, i.bot_id, i.group_id, i.intent, v.currency,
-         count(*) FILTER (WHERE v.outcome <> 'refund') AS n,
-         count(*) FILTER (WHERE v.outcome = 'purchase') AS purchases,
-         coalesce(sum(v.amount), 0) AS amount
-  FROM {conversion} v
-  LEFT JOIN LATERAL (SELECT bot_id, group_id, intent FROM {interaction} WHERE id = v.interaction_id OFFSET 0) i
-    ON true
-  WHERE v.tenant_id = %(tenant)s AND v.occurred_at >= %(start)s AND v.occurred_at < %(end)s
-  GROUP BY 1, 2, 3, 4, 5
 ), intent_revenue AS (
   INSERT INTO {intent_revenue} (tenant_id, created_at, day, bot_id, group_id, intent, currency, purchases, net)
   SELECT %(tenant)s::uuid, %(now)s, day, bot_id, group_id, intent, currency, purchases, amount
-  FROM conversions_by_intent
+  FROM kpi_conversions_by_intent
   RETURNING 1
 ), conversions_by_currency AS (
   SELECT day, bot_id, group_id, currency, sum(n) AS n, sum(purchases) AS purchases, sum(amount) AS amount
-  FROM conversions_by_intent GROUP BY 1, 2, 3, 4
+  FROM kpi_conversions_by_intent GROUP BY 1, 2, 3, 4
 ), conversions AS (
   SELECT day, bot_id, group_id, sum(n) AS n, sum(purchases) AS purchases, jsonb_object_agg(currency, amount) AS revenue
   FROM conversions_by_currency GROUP BY 1, 2, 3
 ), keys AS (
   SELECT day, bot_id, group_id FROM messages UNION SELECT day, bot_id, group_id FROM interactions
-  UNION SELECT day, bot_id, group_id FROM clicks UNION SELECT day, bot_id, group_id FROM conversions
+  UNION SELECT day, bot_id, group_id FROM kpi_clicks UNION SELECT day, bot_id, group_id FROM conversions
 ), inserted AS (
   INSERT INTO {rollup} (tenant_id, created_at, day, bot_id, group_id, messages, interactions, unhandled, replies,
                         clicks, conversions, purchases, revenue, response_time_buckets, sentiment_sum, sentiment_count)
@@ -426,7 +439,7 @@ WITH member_messages AS (
     AND m.group_id IS NOT DISTINCT FROM k.group_id
   LEFT JOIN interactions i ON i.day = k.day AND i.bot_id IS NOT DISTINCT FROM k.bot_id
     AND i.group_id IS NOT DISTINCT FROM k.group_id
-  LEFT JOIN clicks c ON c.day = k.day AND c.bot_id IS NOT DISTINCT FROM k.bot_id
+  LEFT JOIN kpi_clicks c ON c.day = k.day AND c.bot_id IS NOT DISTINCT FROM k.bot_id
     AND c.group_id IS NOT DISTINCT FROM k.group_id
   LEFT JOIN conversions v ON v.day = k.day AND v.bot_id IS NOT DISTINCT FROM k.bot_id
     AND v.group_id IS NOT DISTINCT FROM k.group_id
@@ -437,6 +450,9 @@ SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM member_days), (SEL
 """
 
 
+# Spans at least this long group their raw rows with the session's JIT setting (PostgreSQL's default: on).
+JIT_MIN_SPAN = timedelta(days=28)
+
 # pg_advisory_xact_lock(class, key): the class keeps these locks apart from any other use of advisory locks.
 ADVISORY_LOCK_CLASS = 0x4B5049  # "KPI"
 
@@ -445,17 +461,38 @@ def _tenant_lock_key(tenant: Tenant) -> int:
     return int.from_bytes(tenant.pk.bytes[-4:], "big", signed=True)
 
 
+@contextmanager
+def _transaction_settings(cursor: Any, **values: str) -> Iterator[None]:
+    """PostgreSQL settings for the statements inside, then back to what they were: a caller's transaction that goes
+    on after them keeps its own. (Rolling back to a savepoint before them undoes them too.)"""
+
+    def apply(chosen: dict[str, str]) -> None:
+        cursor.execute(
+            f"SELECT {', '.join(['set_config(%s, %s, true)'] * len(chosen))}",
+            [part for name, value in chosen.items() for part in (name, value)],
+        )
+
+    cursor.execute(f"SELECT {', '.join(['current_setting(%s)'] * len(values))}", list(values))
+    saved = dict(zip(values, cursor.fetchone(), strict=True))
+    apply(values)
+    yield
+    apply(saved)
+
+
 def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
     start, _ = day_bounds(day=first, zone=tenant.time_zone)
     _, end = day_bounds(day=last, zone=tenant.time_zone)
+    tables = {
+        "message": Message._meta.db_table, "member_day": MemberDay._meta.db_table,
+        "interaction": Interaction._meta.db_table, "click": Click._meta.db_table,
+        "conversion": Conversion._meta.db_table, "rollup": DailyRollup._meta.db_table,
+        "intent_rollup": IntentRollup._meta.db_table, "intent_revenue": IntentRevenue._meta.db_table,
+    }  # fmt: skip
     statement = _RANGE_REBUILD_SQL.format(
-        message=Message._meta.db_table, member_day=MemberDay._meta.db_table, interaction=Interaction._meta.db_table,
-        click=Click._meta.db_table, conversion=Conversion._meta.db_table, rollup=DailyRollup._meta.db_table,
-        intent_rollup=IntentRollup._meta.db_table, intent_revenue=IntentRevenue._meta.db_table,
-        buckets=", ".join(f"coalesce(sum(n) FILTER (WHERE bucket = {index}), 0)" for index in range(BUCKETS)),
-    )  # fmt: skip
+        **tables, buckets=", ".join(f"coalesce(sum(n) FILTER (WHERE bucket = {index}), 0)" for index in range(BUCKETS))
+    )
     params: dict[str, Any] = {
-        "zone": str(tenant.time_zone), "tenant": tenant.pk, "start": start, "end": end, "now": timezone.now(),
+        "tenant": tenant.pk, "start": start, "end": end, "now": timezone.now(),
         "no_buckets": json.dumps([0] * BUCKETS), "bounds": list(BUCKET_BOUNDS_MS),
     }  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
@@ -466,7 +503,8 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         # The planner's row estimates for the grouped CTEs are far too high, which makes PostgreSQL JIT-compile the
         # statement: a second of compiling for half a second of work, on every span.
-        cursor.execute("SET LOCAL jit = off")
+        cursor.execute("SELECT current_setting('jit'), set_config('jit', 'off', true)")
+        [(session_jit, _)] = cursor.fetchall()
         # The span groups its messages per member: in 4 MB (the default) a month of them spills to disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.KPI_REBUILD_WORK_MEM])
         for model in (DailyRollup, MemberDay, IntentRollup, IntentRevenue):
@@ -474,8 +512,27 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
                 f"DELETE FROM {model._meta.db_table} WHERE tenant_id = %s AND day BETWEEN %s AND %s",  # noqa: S608
                 [tenant.pk, first, last],
             )
-        cursor.execute(statement, params)
-        rollup_rows, *_others = cursor.fetchone()
+        # Days are cut in the tenant's zone by casting to date in a session set to it: on every one of a year's
+        # rows, that cast costs a fraction of `AT TIME ZONE 'zone'`, which resolves the zone's name row by row.
+        with _transaction_settings(cursor, TimeZone=str(tenant.time_zone)):
+            # The planner takes every row of a year for its own group (a day cut from a timestamp that is nearly
+            # unique), so it expects the grouping to spill and the parallel scan to hand over too many rows, and
+            # reads the year in one process. Its real result fits work_mem: workers scan, the leader groups
+            # (9.4 -> 7.0 s for a year's 20M messages). A few days still take an index scan in one process.
+            # A click's or conversion's interaction is looked up by primary key: hashing a year of them, the planner
+            # would read every interaction of every tenant to find theirs (4.5 s where the lookups take 1.0).
+            # Over a month and more, compiling the scans' expressions pays for itself (a year's messages: 6.5 -> 5.8 s);
+            # for the few days of an hourly run it costs more than it saves.
+            jit = session_jit if last - first >= JIT_MIN_SPAN else "off"
+            with _transaction_settings(
+                cursor, parallel_tuple_cost="0", enable_sort="off", enable_hashjoin="off", enable_mergejoin="off",
+                jit=jit,
+            ):  # fmt: skip
+                for grouping in _RANGE_GROUPED_SQL:
+                    cursor.execute(grouping.format(**tables), params)
+            cursor.execute(statement, params)
+            rollup_rows, *_others = cursor.fetchone()
+            cursor.execute(_RANGE_GROUPED_DROP_SQL)
         _active_members_rebuild(tenant=tenant, first=first, last=last)
         _retention_rebuild(tenant=tenant, first=first, last=last)
     return int(rollup_rows)

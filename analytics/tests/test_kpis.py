@@ -462,3 +462,32 @@ def test_overlapping_runs_of_the_same_days_leave_one_set_of_rollups(world):
 
     assert errors == []
     assert sorted(DailyRollup.objects.values_list("day", "bot_id", "messages", "interactions")) == once
+
+
+def test_spans_rebuilt_in_the_callers_transaction_leave_its_session_settings_as_they_were(world):
+    """PostgreSQL's span cuts days in the tenant's zone and steers the planner for its own statements only."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("session settings of the PostgreSQL rebuild")
+    names = ("TimeZone", "enable_sort", "enable_hashjoin", "enable_mergejoin", "parallel_tuple_cost")
+
+    def session_settings() -> tuple[str, ...]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {', '.join(['current_setting(%s)'] * len(names))}", names)
+            return tuple(cursor.fetchone())
+
+    bot = world["bots"][0]
+    for day in (date(2026, 11, 5), date(2026, 11, 6)):
+        _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(day, 23))  # 05:30 UTC the next day
+    before = session_settings()
+    assert before[0] == "UTC"
+
+    # The test's own transaction is the caller's: both spans run in it, the second after the first's tables are gone.
+    for day in (date(2026, 11, 5), date(2026, 11, 6)):
+        analytics_services.kpi_days_rebuild(tenant=world["tenant"], first=day, last=day)
+
+    assert session_settings() == before
+    assert sorted(DailyRollup.objects.values_list("day", "messages", "interactions")) == [
+        (date(2026, 11, 5), 1, 1), (date(2026, 11, 6), 1, 1),
+    ]  # fmt: skip
