@@ -388,9 +388,9 @@ _RANGE_GROUPED_DROP_SQL = (
 )
 
 # Every figure of DailyRollup, IntentRollup and IntentRevenue for each tenant-local day, bot and group of a range,
-# computed where the rows are from the grouped tables above;
-# member-days are written from the messages' grouping, both interaction rollups from the interactions', and nothing
-# but row counts comes back to Python. Same rules as _day_rebuild_python and _intent_rollups_rebuild.
+# computed where the rows are from the grouped tables above: member-days from the messages' grouping, both
+# interaction rollups from the interactions'; nothing but row counts comes back to Python. Same rules as
+# _day_rebuild_python and _intent_rollups_rebuild.
 _RANGE_REBUILD_SQL = """
 WITH member_days AS (
   INSERT INTO {member_day} (tenant_id, day, group_id, member_id, created_at)
