@@ -97,7 +97,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 1_000_000
 # work_mem of the KPI rebuild's transactions only (PostgreSQL): a year of a busy tenant's messages grouped per member
 # (731k member-days of 20M messages) takes ~180 MB of hash table, which spilled 280 MB to disk at 64 MB. Memory is
-# taken as the grouping needs it, up to twice this (hash_mem_multiplier). One rebuild runs per tenant at a time.
+# taken as the grouping needs it, up to twice this (hash_mem_multiplier); the job rebuilds tenants one after another.
 KPI_REBUILD_WORK_MEM = env.str("KPI_REBUILD_WORK_MEM", default="256MB")
 # Days the KPI job rebuilds in one transaction (a full rebuild walks a tenant's history in spans this long): a year
 # is one pass over each raw table. Lower it to shorten the transactions of very large tenants.
