@@ -48,6 +48,45 @@ def test_the_form_shows_the_current_settings(owner_client, tenant):
     assert "Save settings" in page
 
 
+@pytest.mark.parametrize("disabled", [False, True])
+@pytest.mark.parametrize("chosen", ["Europe/Berlin", "", "Mars/Olympus_Mons"])
+def test_the_long_selects_write_what_djangos_select_writes(chosen, disabled):
+    from django import forms
+
+    from tenants.forms import FixedChoices, LongSelect
+
+    # Markup in the labels and values must come out escaped, as Django's option template escapes it.
+    choices = [("Europe/Berlin", "Europe/Berlin"), ("a&b", '<b>A</b> & "B"'), ("Europe/Berlin", "again")]
+
+    class Plain(forms.Form):
+        zone = forms.ChoiceField(choices=choices, help_text="Help.")
+
+    class Long(forms.Form):
+        zone = forms.ChoiceField(choices=FixedChoices(choices), widget=LongSelect, help_text="Help.")
+
+    rendered = []
+    for form_class in (Plain, Long):
+        form = form_class({"zone": chosen})
+        form.fields["zone"].disabled = disabled
+        form.is_valid()
+        rendered.append(str(form["zone"]))
+
+    assert rendered[0] == rendered[1]
+    assert ("aria-invalid" in rendered[1]) is bool(form.errors)
+    assert rendered[1].count(" selected>") == (chosen == "Europe/Berlin" and not disabled)
+
+
+def test_every_form_shares_the_long_choices_and_a_form_refuses_what_they_lack():
+    from tenants.forms import TenantSettingsForm
+
+    first, second = TenantSettingsForm(), TenantSettingsForm({"time_zone": "Europe/Berlin "})
+
+    assert first.fields["time_zone"].choices is second.fields["time_zone"].choices
+    assert len(list(first.fields["time_zone"].choices)) > 400
+    second.is_valid()
+    assert "Select a valid choice." in second.errors["time_zone"][0]
+
+
 def test_an_owner_changes_every_setting(owner_client, tenant):
     data = _valid(
         tenant,
