@@ -437,6 +437,31 @@ def test_ledger_groups_by_kind_currency_day_or_bot(owner_client, tenant, group_b
     assert _ledger_rows(response) == expected
 
 
+def test_ledger_rows_link_to_their_conversions_and_escape_names(owner_client, tenant):
+    bold = source_create(tenant=tenant, name="<b>Bold</b> & Co", kind="affiliate")
+    _record(bold, txn="b1", amount=2000, occurred_at=LATE_ON_JAN_13)
+    _record(bold, txn="b2", amount=500, event="refund", occurred_at=LATE_ON_JAN_13)
+    conversions = f"/t/{tenant.slug}/money/conversions/"
+
+    by_source = owner_client.get(_url(tenant, "ledger/", since="2025-01-01", until="2025-01-31")).content.decode()
+    by_day = owner_client.get(_url(tenant, "ledger/", since="2025-01-01", until="2025-01-31", group_by="day"))
+    by_currency = owner_client.get(_url(tenant, "ledger/", since="2025-01-01", until="2025-01-31", group_by="currency"))
+
+    assert (
+        f'<td><a href="{conversions}?since=2025-01-01&amp;until=2025-01-31&amp;source={bold.pk}">'
+        "&lt;b&gt;Bold&lt;/b&gt; &amp; Co</a></td><td>USD</td>"
+    ) in by_source
+    assert '<td class="num">1</td><td class="num">20.00 USD</td>' in by_source
+    assert '<td class="num">-5.00 USD <span class="muted">(1)</span></td><td class="num">15.00 USD</td>' in by_source
+    assert f'<td><a href="{conversions}?since=2025-01-13&amp;until=2025-01-13">2025-01-13</a></td>' in (
+        by_day.content.decode()
+    )
+    assert [total["net"] for total in by_day.context["totals"]] == ["15.00 USD"]
+    assert f'<td><a href="{conversions}?since=2025-01-01&amp;until=2025-01-31">USD</a></td><td class="num">1</td>' in (
+        by_currency.content.decode()
+    )
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [
@@ -456,8 +481,8 @@ def test_ledger_with_bad_parameters_is_400_with_a_message(owner_client, tenant, 
 def test_ledger_answers_in_a_bounded_number_of_queries(owner_client, tenant, rows, django_assert_max_num_queries):
     for number in range(rows):
         ConversionFactory(tenant=tenant, source=MonetizationSourceFactory(tenant=tenant, name=f"S{number:02}"))
-    # session, user, membership + tenant, the switcher's memberships, the ledger, the totals
-    with django_assert_max_num_queries(6):
+    # session, user, membership + tenant, the switcher's memberships, the ledger (its rows add up to the totals)
+    with django_assert_max_num_queries(5):
         response = owner_client.get(_url(tenant, "ledger/"))
     assert len(response.context["rows"]) == rows
 
