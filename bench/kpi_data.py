@@ -30,7 +30,7 @@ CLICK_FIELDS = (
 )  # fmt: skip
 CONVERSION_FIELDS = (
     "id", "tenant", "created_at", "source", "interaction", "attributed_click", "click_id", "outcome", "amount",
-    "currency", "external_id", "occurred_at", "via", "attribution",
+    "currency", "external_id", "occurred_at", "via", "attribution", "human_click_at",
 )  # fmt: skip
 MEMBER_FIELDS = (
     "id", "tenant", "created_at", "group", "groupme_user_id", "nickname", "avatar_url", "first_seen_at",
@@ -188,7 +188,7 @@ class Generator:
                 self.uuid(occurred), ids.tenant, _iso(written_at if written_at is not None else occurred + 0.2),
                 ids.source, interaction_id, click_id, click_id, outcome, str(amount), "USD",
                 f"txn_{self.sequence}_{rnd.getrandbits(32):08x}", _iso(occurred), "postback",
-                '{"rule": "click_id"}',
+                '{"rule": "click_id"}', _iso(clicked),
             )) + "\n")  # fmt: skip
             self.counts.conversions += 1
         return messages, interaction_rows, clicks, conversions

@@ -323,6 +323,7 @@ def conversion_record(
             with transaction.atomic():
                 existing = Conversion.objects.create(
                     tenant_id=source.tenant_id, source=source, interaction_id=interaction_id, attributed_click=click,
+                    human_click_at=click.clicked_at if click is not None and not click.is_bot else None,
                     click_id=report.click_id, outcome=report.outcome, amount=report.amount,
                     currency=report.currency, external_id=report.external_id, occurred_at=occurred_at, via=via,
                     attribution=explanation,

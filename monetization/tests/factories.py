@@ -48,6 +48,13 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     currency = "USD"
     external_id = factory.Sequence(lambda n: f"txn-{n}")
     occurred_at = factory.LazyFunction(timezone.now)
+    attributed_click = None
+    # As attribution copies it: the click's time when a person made the click.
+    human_click_at = factory.LazyAttribute(
+        lambda conversion: conversion.attributed_click.clicked_at
+        if conversion.attributed_click is not None and not conversion.attributed_click.is_bot
+        else None
+    )
 
 
 class CreativeFactory(factory.django.DjangoModelFactory):

@@ -199,6 +199,17 @@ def test_a_conversion_outside_the_window_is_kept_unattributed_with_the_reason(te
     assert "outside the window" in conversion.attribution["reason"]
 
 
+@pytest.mark.parametrize(("is_bot", "kept"), [(False, True), (True, False)])
+def test_an_attributed_conversion_keeps_its_human_clicks_time_for_the_funnel(tenant, source, is_bot, kept):
+    click = ClickFactory(tenant=tenant, clicked_at=timezone.now() - timedelta(hours=3), is_bot=is_bot)
+    report = conversion_report_clean(event="signup", amount=0, currency="USD", txn_id="t", click_id=str(click.pk))
+
+    conversion, _ = conversion_record(source=source, report=report)
+
+    assert conversion.attributed_click == click
+    assert conversion.human_click_at == (click.clicked_at if kept else None)
+
+
 def test_an_unknown_click_id_is_kept_unattributed(tenant, source):
     report = conversion_report_clean(event="purchase", amount=100, currency="USD", txn_id="x", click_id="garbage")
     conversion, _ = conversion_record(source=source, report=report)
