@@ -5,6 +5,7 @@ import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.urls import path
 from drf_spectacular.generators import SchemaGenerator
 
@@ -136,6 +137,23 @@ def test_without_a_days_history_nothing_is_called_silent(tenant):
     assert health.expected_messages_in_gap is None
     assert health.group_messages_7d == 108
     assert "silent" not in health.condition_codes
+
+
+def test_the_finished_hours_come_from_the_cache_and_the_running_hour_is_counted_on_every_call(tenant):
+    bot = _bot(tenant)
+    _messages(bot, _every(NOW - timedelta(days=7), NOW - timedelta(hours=2), timedelta(minutes=20)))
+    cache.clear()
+    first = _health(tenant, bot, now=NOW + timedelta(minutes=20))
+    _messages(bot, [NOW + timedelta(minutes=25)])  # the group speaks again in the running hour
+
+    again = _health(tenant, bot, now=NOW + timedelta(minutes=30))  # the finished hours from the cache
+    cache.clear()
+    counted_afresh = _health(tenant, bot, now=NOW + timedelta(minutes=30))
+
+    assert again.group_messages_7d == first.group_messages_7d + 1 == counted_afresh.group_messages_7d
+    assert again == counted_afresh
+    assert "silent" in first.condition_codes
+    assert "silent" not in again.condition_codes
 
 
 def test_an_inactive_bot_is_not_silent(tenant):

@@ -14,7 +14,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,7 @@ from django.apps import apps
 from django.core.cache import caches
 from django.utils import timezone
 
+from analytics.health import bot_health
 from bots.models import Bot, Interaction, ReplyPart
 from bots.tests.factories import BotFactory, InteractionFactory, RuleFactory
 from config.celery import app as celery_app
@@ -195,6 +196,7 @@ def test_a_task_given_another_tenants_ids_changes_nothing_of_either_tenant(
 CACHE_WRITERS = {
     "tenants/api/throttling.py": "one counter per API key and window: throttle:api-key:<key id>:<window>",
     "config/health.py": "one key per probe, no tenant data: health:probe:<random>",
+    "analytics/health.py": "a tenant's messages per hour of the past week: health:activity:<tenant id>:<hour>:<groups>",
 }
 CACHE_WRITE = re.compile(r"\bcache\.(set|add|incr|decr|set_many|get_or_set|touch|delete|delete_many)\(")
 
@@ -252,6 +254,25 @@ def test_each_health_probe_has_a_key_of_its_own(client: Any, cache_keys: list[st
 
     assert len(cache_keys) == len(set(cache_keys)) == 2
     assert all(key.startswith("health:probe:") for key in cache_keys)
+
+
+def test_bot_health_keeps_each_tenants_past_hours_under_its_own_key(cache_keys):
+    alice, bob = TenantFactory(), TenantFactory()
+    for tenant, messages in ((alice, 3), (bob, 1)):
+        bot = BotFactory(tenant=tenant, group=GroupFactory(tenant=tenant, groupme_group_id="1001"))
+        for _ in range(messages):
+            MessageFactory(tenant=tenant, group=bot.group, bot=bot, sent_at=timezone.now() - timedelta(hours=2))
+
+    alice_health = bot_health(tenant=alice)
+    alice_keys = set(cache_keys)
+    cache_keys.clear()
+    bob_health = bot_health(tenant=bob)
+
+    assert [entry.group_messages_7d for entry in alice_health + bob_health] == [3, 1]
+    assert alice_keys
+    assert all(f":{alice.pk}:" in key for key in alice_keys)
+    assert cache_keys
+    assert all(f":{bob.pk}:" in key for key in cache_keys)
 
 
 # --- State kept outside the cache, named by the brief: API key last use and the loop breaker ---------------------
