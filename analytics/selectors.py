@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Aggregate, Exists, F, Func, JSONField, OuterRef, QuerySet, Sum
+from django.db.models import Aggregate, Count, Exists, F, Func, JSONField, OuterRef, QuerySet, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
 from analytics.histogram import BUCKETS, histogram_percentile
@@ -66,6 +66,21 @@ def distinct_active_members(scope: KpiScope, start: date, end: date, *, group_id
     # The tenant narrows the member-days too, so a short range can be read from the key's (tenant, day) prefix.
     active = MemberDay.objects.filter(tenant=scope.tenant, member_id=OuterRef("pk"), day__gte=start, day__lte=end)
     return scope_members(scope, group_id=group_id).filter(Exists(active)).count()
+
+
+def distinct_active_members_in_ranges(
+    scope: KpiScope, ranges: Iterable[tuple[date, date]], *, group_id: Any
+) -> list[int]:
+    """`distinct_active_members` of each (start, end), in one statement: one index-only probe per member and range.
+    The probes name no tenant (the members are the tenant's), so each reads the (member, day) index alone."""
+    counts = {
+        f"range_{index}": Count(
+            "pk", filter=Exists(MemberDay.objects.filter(member_id=OuterRef("pk"), day__gte=start, day__lte=end))
+        )
+        for index, (start, end) in enumerate(ranges)
+    }
+    figures = scope_members(scope, group_id=group_id).aggregate(**counts)
+    return [figures[name] for name in counts]
 
 
 def _active_members_by_period(
@@ -199,8 +214,9 @@ def kpi_report(
 
     by_period = _sums_by_period(scope, start, end, granularity)
     previous = _Sums.of(_rollups(scope, previous_start, previous_end).aggregate(**_SUMS))
-    active = distinct_active_members(scope, start, end, group_id=member_group)
-    previous_active = distinct_active_members(scope, previous_start, previous_end, group_id=member_group)
+    active, previous_active = distinct_active_members_in_ranges(
+        scope, [(start, end), (previous_start, previous_end)], group_id=member_group
+    )
     active_by_period = _active_members_by_period(scope, start, end, granularity, group_id=member_group)
 
     nothing = _Sums.total(())
