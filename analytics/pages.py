@@ -36,13 +36,16 @@ from analytics.exports import (
     interaction_rows,
     kpi_table,
 )
+from analytics.figure_cache import figures_cached, query_params
 from analytics.forms import AnalyticsRangeForm, DashboardRangeForm
 from analytics.health import CRITICAL, WARNING, BotHealth, bot_health
 from analytics.insights import (
+    ActiveMembers,
     Economics,
     Funnel,
     IntentRow,
     Retention,
+    SentimentTrend,
     active_members_rolling,
     community_economics,
     conversion_funnel,
@@ -50,7 +53,7 @@ from analytics.insights import (
     sentiment_trend,
     top_intents,
 )
-from analytics.selectors import intent_ranking, kpi_figures_as_of, kpi_report
+from analytics.selectors import intent_ranking, kpi_last_run, kpi_report
 from analytics.services import day_bounds
 from bots.models import Bot
 from bots.selectors import interaction_list
@@ -586,16 +589,25 @@ def _previous_label(query: AnalyticsQuery) -> str:
 
 def overview_figures(*, tenant: Tenant, query: AnalyticsQuery, links: DrillDown, bots: Sequence[Bot]) -> dict[str, Any]:
     """What the overview shows: tiles with their change, charts, top intents, the health of `bots` (the tenant's
-    bots, as the range form loaded them) and how fresh the figures are."""
+    bots, as the range form loaded them) and how fresh the figures are. Health is live on every view; the rest is
+    kept per KPI run (analytics.figure_cache)."""
     health = bot_health(tenant=tenant, bots=bots) if bots else []
     if not health:
         return {"no_bots": True, "onboarding_url": onboarding_url(tenant)}
-    report = kpi_report(
-        scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
-        group_of_bot=query.group_of_bot,
+    run = kpi_last_run(tenant=tenant)
+
+    def computed() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        report = kpi_report(
+            scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
+            group_of_bot=query.group_of_bot,
+        )  # fmt: skip
+        # The overview shows no money per intent, so it reads the ranking alone, not top_intents' revenue rows too.
+        return report, intent_ranking(scope=query.scope, start=query.start, end=query.end, limit=OVERVIEW_INTENTS)
+
+    report, intents = figures_cached(
+        tenant=tenant, run=run.marked_at if run else None, kind="overview", params=query_params(query),
+        compute=computed,
     )  # fmt: skip
-    # The overview shows no money per intent, so it reads the ranking alone, not top_intents' revenue rows too.
-    intents = intent_ranking(scope=query.scope, start=query.start, end=query.end, limit=OVERVIEW_INTENTS)
     return {
         "no_bots": False,
         "waiting_for_first_message": all(entry.last_callback_at is None for entry in health),
@@ -605,8 +617,36 @@ def overview_figures(*, tenant: Tenant, query: AnalyticsQuery, links: DrillDown,
         "unhandled_rate": format_share(_unhandled_rate(report["totals"])),
         "intents": [intent_ranking_row(row, links=links) for row in intents],
         "health": health_badges(health=health, links=links),
-        "figures_as_of": kpi_figures_as_of(tenant=tenant),
+        "figures_as_of": run.read_through if run else None,
     }
+
+
+@dataclass(frozen=True)
+class AnalyticsFigures:
+    """Everything the analytics page reads from the selectors for one query, kept per KPI run."""
+
+    report: dict[str, Any]
+    retention: Retention
+    funnel: Funnel
+    intents: list[IntentRow]
+    economics: Economics
+    active: ActiveMembers
+    sentiment: SentimentTrend
+
+
+def analytics_figures(query: AnalyticsQuery) -> AnalyticsFigures:
+    scope, start, end = query.scope, query.start, query.end
+    return AnalyticsFigures(
+        report=kpi_report(
+            scope=scope, start=start, end=end, granularity=query.granularity, group_of_bot=query.group_of_bot
+        ),
+        retention=retention_cohorts(scope=scope, start=start, end=end, weeks=RETENTION_WEEKS),
+        funnel=conversion_funnel(scope=scope, start=start, end=end, window_days=query.numbers.get("window_days")),
+        intents=top_intents(scope=scope, start=start, end=end, limit=ANALYTICS_INTENTS),
+        economics=community_economics(scope=scope, start=start, end=end),
+        active=active_members_rolling(scope=scope, end=end),
+        sentiment=sentiment_trend(scope=scope, start=start, end=end, granularity=query.granularity),
+    )
 
 
 class AnalyticsPageView(RangedPageView):
@@ -615,17 +655,14 @@ class AnalyticsPageView(RangedPageView):
     range_form_class = AnalyticsRangeForm
 
     def figures(self, *, query: AnalyticsQuery, links: DrillDown) -> dict[str, Any]:
-        scope, start, end = query.scope, query.start, query.end
-        report = kpi_report(
-            scope=scope, start=start, end=end, granularity=query.granularity, group_of_bot=query.group_of_bot
-        )
-        retention = retention_cohorts(scope=scope, start=start, end=end, weeks=RETENTION_WEEKS)
-        rows_of_retention = retention_rows(retention)
+        run = kpi_last_run(tenant=self.tenant)
+        figures = figures_cached(
+            tenant=self.tenant, run=run.marked_at if run else None, kind="analytics", params=query_params(query),
+            compute=lambda: analytics_figures(query),
+        )  # fmt: skip
+        report, funnel, active = figures.report, figures.funnel, figures.active
+        rows_of_retention = retention_rows(figures.retention)
         kpi_rows = kpi_period_rows(report)
-        funnel = conversion_funnel(scope=scope, start=start, end=end, window_days=query.numbers.get("window_days"))
-        intents = top_intents(scope=scope, start=start, end=end, limit=ANALYTICS_INTENTS)
-        economics = community_economics(scope=scope, start=start, end=end)
-        active = active_members_rolling(scope=scope, end=end)
         return {
             "active": active,
             "stickiness": format_share(active["stickiness"]),
@@ -636,17 +673,15 @@ class AnalyticsPageView(RangedPageView):
             "funnel": funnel,
             "funnel_rows": funnel_rows(funnel, links=links),
             "funnel_revenue": format_revenue(funnel["purchase_revenue"]),
-            "intents": intent_rows(intents, links=links),
-            "sentiment_chart": sentiment_chart(
-                trend=dict(sentiment_trend(scope=scope, start=start, end=end, granularity=query.granularity))
-            ),
-            "economics": economics_tables(economics, links=links),
+            "intents": intent_rows(figures.intents, links=links),
+            "sentiment_chart": sentiment_chart(trend=dict(figures.sentiment)),
+            "economics": economics_tables(figures.economics, links=links),
             "kpi_rows": kpi_rows,
             "kpi_body": table_rows_markup(
                 (row["period"], [row[column] for column in KPI_PERIOD_COLUMNS]) for row in kpi_rows
             ),
             "kpi_totals": report["totals"],
-            "figures_as_of": kpi_figures_as_of(tenant=self.tenant),
+            "figures_as_of": run.read_through if run else None,
             "export_urls": {
                 kind: reverse(f"analytics:export-{kind}", kwargs={"tenant_slug": self.tenant.slug}) for kind in EXPORTS
             },

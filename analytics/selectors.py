@@ -252,7 +252,17 @@ def intent_ranking(*, scope: KpiScope, start: date, end: date, limit: int) -> li
     return [{**row, "unhandled_share": round(row["unhandled"] / row["interactions"], 4)} for row in ranked]
 
 
-def kpi_figures_as_of(*, tenant: Tenant) -> datetime | None:
-    """When the tenant's rollups were last brought up to date (rows written before it are in the figures); None
-    before the first aggregation run. The dashboard shows it so lagging figures are never mistaken for live ones."""
-    return AggregationWatermark.objects.filter(tenant=tenant).values_list("read_through", flat=True).first()
+@dataclass(frozen=True)
+class KpiRun:
+    """The tenant's last KPI run: rows written before `read_through` are in the figures; `marked_at` changes with
+    every run and every rebuild (the watermark row's `updated_at`), so it names the state of the rollups."""
+
+    read_through: datetime
+    marked_at: datetime
+
+
+def kpi_last_run(*, tenant: Tenant) -> KpiRun | None:
+    """None before the first aggregation run. The dashboard shows `read_through` ("figures as of"), so lagging
+    figures are never mistaken for live ones, and keys the figures it keeps by `marked_at`."""
+    row = AggregationWatermark.objects.filter(tenant=tenant).values_list("read_through", "updated_at").first()
+    return KpiRun(read_through=row[0], marked_at=row[1]) if row else None

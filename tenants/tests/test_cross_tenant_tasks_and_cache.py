@@ -24,6 +24,8 @@ from django.core.cache import caches
 from django.utils import timezone
 
 from analytics.health import bot_health
+from analytics.models import AggregationWatermark
+from analytics.services import kpi_aggregate_tenant
 from bots.models import Bot, Interaction, ReplyPart
 from bots.tests.factories import BotFactory, InteractionFactory, RuleFactory
 from config.celery import app as celery_app
@@ -197,6 +199,7 @@ CACHE_WRITERS = {
     "tenants/api/throttling.py": "one counter per API key and window: throttle:api-key:<key id>:<window>",
     "config/health.py": "one key per probe, no tenant data: health:probe:<random>",
     "analytics/health.py": "a tenant's messages per hour of the past week: health:activity:<tenant id>:<hour>:<groups>",
+    "analytics/figure_cache.py": "a range's figures per KPI run: figures:<kind>:<tenant id>:<run>:<query digest>",
 }
 CACHE_WRITE = re.compile(r"\bcache\.(set|add|incr|decr|set_many|get_or_set|touch|delete|delete_many)\(")
 
@@ -273,6 +276,29 @@ def test_bot_health_keeps_each_tenants_past_hours_under_its_own_key(cache_keys):
     assert all(f":{alice.pk}:" in key for key in alice_keys)
     assert cache_keys
     assert all(f":{bob.pk}:" in key for key in cache_keys)
+
+
+def test_each_tenants_kpi_figures_are_kept_under_its_own_key(api_client_for, cache_keys):
+    """The same range asked by two tenants whose KPI runs finished at the same moment: two entries, two answers."""
+    alice, bob = TenantFactory(time_zone="UTC"), TenantFactory(time_zone="UTC")
+    MessageFactory(tenant=alice, sent_at=datetime(2026, 11, 10, 12, tzinfo=UTC))
+    for tenant in (alice, bob):
+        kpi_aggregate_tenant(tenant=tenant)
+    AggregationWatermark.objects.update(updated_at=timezone.now())
+    day = "2026-11-10"
+
+    answers = {}
+    keys = {}
+    for tenant in (alice, bob):
+        answers[tenant.pk] = api_client_for(tenant).get("/api/v1/kpis/", {"start": day, "end": day}).json()
+        keys[tenant.pk] = [key for key in cache_keys if key.startswith("figures:")]
+        cache_keys.clear()
+
+    assert answers[alice.pk]["totals"]["messages"] == 1
+    assert answers[bob.pk]["totals"]["messages"] == 0
+    for tenant in (alice, bob):
+        assert keys[tenant.pk]
+        assert all(f":{tenant.pk}:" in key for key in keys[tenant.pk])
 
 
 # --- State kept outside the cache, named by the brief: API key last use and the loop breaker ---------------------
