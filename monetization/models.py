@@ -96,9 +96,10 @@ class Click(TenantOwnedModel):
             # distinct visitors (in visitor order: no hashing), sponsor performance matches them by time and
             # interaction. It takes the place of the link's own foreign-key index: a click writes no more indexes.
             models.Index(
-                fields=["link", "visitor_hash", "clicked_at", "interaction"], name="click_human_visitor",
+                fields=["link", "visitor_hash", "clicked_at", "interaction"],
+                name="click_human_visitor",
                 condition=models.Q(is_bot=False),
-            ),  # fmt: skip
+            ),
         ]
 
 

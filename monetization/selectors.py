@@ -57,14 +57,15 @@ def link_list_with_stats(*, tenant: Tenant) -> QuerySet[Link]:
     attributed = Conversion.objects.filter(attributed_click__link_id=OuterRef("pk")).exclude(
         outcome=Conversion.Outcome.REFUND
     )
-    # Distinct visitors as a count of SELECT DISTINCT rows, which PostgreSQL hashes, rather than COUNT(DISTINCT),
-    # which sorts every click of the link: a third less time for the busiest link (bench/dashboard.py).
+    # Both click counts read only the (link, visitor_hash) index of people's clicks (COUNT(*), not of a column it
+    # lacks), and distinct visitors come out of it in order: SELECT DISTINCT there is a streamed Unique, where it
+    # used to hash, or COUNT(DISTINCT) to sort, every click of the link (46 -> 20 ms of SQL, bench/dashboard.py).
     visitors = human_clicks.exclude(visitor_hash="").order_by().values("visitor_hash").distinct()
     links: QuerySet[Link] = (
         Link.objects.for_tenant(tenant)
         .select_related("source")
         .annotate(
-            total_clicks=_count_of(human_clicks, per="link_id"),
+            total_clicks=_count_of(human_clicks, per="link_id", counted=Count("*")),
             unique_clicks=_RowCount(visitors),
             conversion_count=_count_of(attributed, per="attributed_click__link_id"),
         )

@@ -547,7 +547,8 @@ def sponsor_performance(*, tenant: Tenant, start: date, end: date) -> list[Spons
                                                  creative_id=OuterRef(OuterRef("pk")))  # fmt: skip
 
     def count_of(clicks: QuerySet[Click]) -> Coalesce:
-        counted = clicks.values("link_id").annotate(n=Count("pk")).values("n")
+        # COUNT(*), not of the id: the index of people's clicks (link, visitor, time, interaction) answers alone.
+        counted = clicks.values("link_id").annotate(n=Count("*")).values("n")
         return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
 
     creatives = list(

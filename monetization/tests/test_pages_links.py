@@ -40,6 +40,7 @@ def test_links_page_shows_short_url_source_and_human_unique_clicks_and_conversio
     first = ClickFactory(tenant=tenant, link=link, visitor_hash="visitor-a")
     ClickFactory(tenant=tenant, link=link, visitor_hash="visitor-a")
     ClickFactory(tenant=tenant, link=link, visitor_hash="visitor-b")
+    ClickFactory(tenant=tenant, link=link, visitor_hash="")  # no address: a click, but no visitor to count
     ClickFactory(tenant=tenant, link=link, visitor_hash="crawler", is_bot=True)  # a link preview: not a person
     ConversionFactory(tenant=tenant, source=source, attributed_click=first)
     ConversionFactory(tenant=tenant, source=source, attributed_click=first, outcome=Conversion.Outcome.REFUND,
@@ -52,7 +53,7 @@ def test_links_page_shows_short_url_source_and_human_unique_clicks_and_conversio
     assert response.status_code == 200
     assert response.context["nav_section"] == "links"
     [row] = response.context["rows"]
-    assert (row["link"].total_clicks, row["link"].unique_clicks, row["link"].conversion_count) == (3, 2, 1)
+    assert (row["link"].total_clicks, row["link"].unique_clicks, row["link"].conversion_count) == (4, 2, 1)
     short_url = f"{settings.PUBLIC_BASE_URL}/l/{link.code}"
     assert f'value="{short_url}"' in page
     assert f'data-copy="short-{link.pk}"' in page
