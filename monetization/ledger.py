@@ -259,13 +259,17 @@ def _mismatches(*, tenant: Tenant, start_at: datetime, end_at: datetime) -> list
     room = MISMATCHES_LIMIT + 1 - len(found)
     if room <= 0:
         return found
-    accepted_receipts = PostbackReceipt.objects.for_tenant(tenant).filter(conversion=OuterRef("pk"), duplicate=False)
+    accepted_receipts = PostbackReceipt.objects.for_tenant(tenant).filter(duplicate=False)
+    # NOT IN a list the database hashes once (no NULLs in it, so NOT IN means "not among them"), where NOT EXISTS
+    # became a probe per conversion of the range: the LIMIT made PostgreSQL expect to stop early (21 -> 9 ms a year).
+    received_in_range = accepted_receipts.filter(
+        received_at__gte=start_at, received_at__lt=end_at, conversion__isnull=False
+    ).values("conversion_id")
     unreceived = (
         Conversion.objects.for_tenant(tenant)
         .filter(occurred)
-        .alias(received_in_range=Exists(accepted_receipts.filter(received_at__gte=start_at, received_at__lt=end_at)))
-        .filter(received_in_range=False)
-        .annotate(received_ever=Exists(accepted_receipts))
+        .exclude(pk__in=received_in_range)
+        .annotate(received_ever=Exists(accepted_receipts.filter(conversion=OuterRef("pk"))))
         .values("external_id", "source_id", "amount", "currency", "received_ever")
         .order_by("occurred_at", "id")[:room]
     )

@@ -265,10 +265,14 @@ def test_a_backdated_conversion_is_named_when_the_period_splits_it_from_its_rece
     _record(shop, txn="late-report", amount=400, occurred_at=timezone.now() - timedelta(days=10))
 
     arrival_day = reconciliation(tenant=tenant, start=today - timedelta(days=1), end=today + timedelta(days=1))
+    occurrence_day = reconciliation(tenant=tenant, start=today - timedelta(days=11), end=today - timedelta(days=9))
     whole_span = reconciliation(tenant=tenant, start=today - timedelta(days=11), end=today + timedelta(days=1))
 
     assert [(m["external_id"], m["reason"]) for m in arrival_day["mismatches"]] == [
         ("late-report", "conversion_outside_range")
+    ]
+    assert [(m["external_id"], m["reason"]) for m in occurrence_day["mismatches"]] == [
+        ("late-report", "receipt_outside_range")
     ]
     assert whole_span["ok"] is True
 
