@@ -2,57 +2,123 @@
 
 What the overview, the analytics page and the KPI API show for a range is a function of the rollups, which change
 only when the KPI job runs (every few minutes), and of a few raw reads (the funnel's conversions, engaged members)
-that the page already presents "as of" that run. So a range's figures are computed on its first view after a run
-and served from the cache until the run after: the key carries the run (the watermark row's `updated_at`, which
-every run and every rebuild rewrites), so a run never serves figures of the one before it. Before the first run
-there is nothing to keep.
+that the page already presents "as of" that run. So a range's figures are computed once per run and served from
+the cache until the run after: the key carries the run (the watermark row's `updated_at`, which every run and
+every rebuild rewrites), so a run never serves figures of the one before it. Before the first run there is
+nothing to keep.
 
-Keys name the tenant: `figures:<kind>:<tenant id>:<run>:<digest of the query>`. A cache that is down answers
-nothing and the figures are computed as if it were the first view.
+The job itself computes, right after a tenant's run, the figures of every range someone viewed in the last hour
+(`figures_refresh_viewed`): a dashboard that is being looked at is ready before it is asked for again, and a view
+computes figures only for a range nobody looked at lately.
+
+Keys name the tenant: `figures:<kind>:<tenant id>:<run>:<digest of the query>`, and the ranges viewed
+`figures:viewed:<tenant id>`. A cache that is down answers nothing and the figures are computed on every view.
 """
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
-from datetime import datetime
-from typing import Any, TypeVar
+import logging
+from datetime import date
+from typing import Any
 
 from django.core.cache import cache
 
 from analytics.api.params import AnalyticsQuery
+from analytics.figure_sets import FIGURE_SETS
+from analytics.selectors import KpiRun, KpiScope, kpi_last_run
 from tenants.models import Tenant
 
-T = TypeVar("T")
+logger = logging.getLogger("botyard.analytics")
 
 # Longer than the KPI job's interval, so a range viewed again before the next run is not computed twice; entries
 # of an earlier run are never read again and expire.
 FIGURES_CACHE_SECONDS = 15 * 60
+# A range viewed this recently is computed by the job after each run.
+VIEWED_SECONDS = 60 * 60
+VIEWED_MAX = 20  # ranges per tenant; the least recently computed go first
 
 
-def query_params(query: AnalyticsQuery) -> dict[str, Any]:
-    """Everything of a query that changes its figures, the tenant's zone included (it cuts the days)."""
+def _params(query: AnalyticsQuery) -> dict[str, Any]:
+    """Everything of a query that changes its figures, the tenant's zone included (it cuts the days); plain values,
+    so the job can rebuild the query (`_query`)."""
     return {
         "zone": str(query.scope.tenant.time_zone),
-        "bot": query.scope.bot_id,
-        "group": query.scope.group_id,
-        "group_of_bot": query.group_of_bot,
-        "start": query.start,
-        "end": query.end,
+        "bot": str(query.scope.bot_id) if query.scope.bot_id is not None else None,
+        "group": str(query.scope.group_id) if query.scope.group_id is not None else None,
+        "group_of_bot": str(query.group_of_bot) if query.group_of_bot is not None else None,
+        "start": query.start.isoformat(),
+        "end": query.end.isoformat(),
         "granularity": query.granularity,
-        "numbers": query.numbers,
+        "numbers": dict(sorted(query.numbers.items())),
     }
 
 
-def figures_cached(
-    *, tenant: Tenant, run: datetime | None, kind: str, params: Mapping[str, Any], compute: Callable[[], T]
-) -> T:
-    """`compute()`'s figures for the KPI run `run` (None before the first run: computed every time)."""
+def _query(tenant: Tenant, params: dict[str, Any]) -> AnalyticsQuery:
+    return AnalyticsQuery(
+        scope=KpiScope(tenant=tenant, bot_id=params["bot"], group_id=params["group"]),
+        start=date.fromisoformat(params["start"]),
+        end=date.fromisoformat(params["end"]),
+        granularity=params["granularity"],
+        numbers=params["numbers"],
+        group_of_bot=params["group_of_bot"],
+    )
+
+
+def _digest(kind: str, params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([kind, params], sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _key(tenant: Tenant, run: KpiRun, digest: str) -> str:
+    return f"figures:set:{tenant.pk}:{run.marked_at.timestamp():.6f}:{digest}"
+
+
+def figures_for(*, tenant: Tenant, run: KpiRun | None, kind: str, query: AnalyticsQuery) -> Any:
+    """The `kind` figures (analytics.figure_sets) of `query` as of the KPI run `run`, computed at most once per run;
+    before the first run (None) on every call."""
+    compute = FIGURE_SETS[kind]
     if run is None:
-        return compute()
-    digest = hashlib.sha256(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:32]
-    key = f"figures:{kind}:{tenant.pk}:{run.timestamp():.6f}:{digest}"
-    figures: T | None = cache.get(key)
+        return compute(query)
+    params = _params(query)
+    digest = _digest(kind, params)
+    key = _key(tenant, run, digest)
+    figures = cache.get(key)
     if figures is None:
-        figures = compute()
+        figures = compute(query)
         cache.set(key, figures, FIGURES_CACHE_SECONDS)
+        _viewed_add(tenant, digest=digest, kind=kind, params=params)
     return figures
+
+
+def _viewed_key(tenant: Tenant) -> str:
+    return f"figures:viewed:{tenant.pk}:"
+
+
+def _viewed_add(tenant: Tenant, *, digest: str, kind: str, params: dict[str, Any]) -> None:
+    # Only a computed view records its range: a range the job keeps computing is viewed from the cache, and its
+    # record lapses an hour after the view that computed it (then one view computes it again). Read-modify-write
+    # without a lock: two views at once may drop one record, which costs that range one computed view.
+    viewed: dict[str, tuple[str, dict[str, Any]]] = cache.get(_viewed_key(tenant)) or {}
+    viewed.pop(digest, None)
+    viewed[digest] = (kind, params)
+    while len(viewed) > VIEWED_MAX:
+        viewed.pop(next(iter(viewed)))
+    cache.set(_viewed_key(tenant), viewed, VIEWED_SECONDS)
+
+
+def figures_refresh_viewed(*, tenant: Tenant) -> int:
+    """After a KPI run of `tenant`: the figures of each range viewed in the last hour, computed for the new run (the
+    ones already there are left); how many were computed. A failure is logged, never the job's."""
+    computed = 0
+    try:
+        viewed: dict[str, tuple[str, dict[str, Any]]] = cache.get(_viewed_key(tenant)) or {}
+        run = kpi_last_run(tenant=tenant) if viewed else None
+        for digest, (kind, params) in viewed.items() if run is not None else ():
+            if kind not in FIGURE_SETS or params.get("zone") != str(tenant.time_zone):
+                continue  # a zone changed since cuts other days: that view's query is gone
+            key = _key(tenant, run, digest)
+            if cache.get(key) is None:
+                cache.set(key, FIGURE_SETS[kind](_query(tenant, params)), FIGURES_CACHE_SECONDS)
+                computed += 1
+    except Exception:
+        logger.exception("figures of viewed ranges could not be computed", extra={"tenant": str(tenant.pk)})
+    return computed

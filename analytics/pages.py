@@ -36,24 +36,20 @@ from analytics.exports import (
     interaction_rows,
     kpi_table,
 )
-from analytics.figure_cache import figures_cached, query_params
+from analytics.figure_cache import figures_for
+from analytics.figure_sets import RETENTION_WEEKS, AnalyticsFigures, OverviewFigures
 from analytics.forms import AnalyticsRangeForm, DashboardRangeForm
 from analytics.health import CRITICAL, WARNING, BotHealth, bot_health
 from analytics.insights import (
-    ActiveMembers,
     Economics,
     Funnel,
     IntentRow,
     Retention,
-    SentimentTrend,
-    active_members_rolling,
     community_economics,
     conversion_funnel,
     retention_cohorts,
-    sentiment_trend,
-    top_intents,
 )
-from analytics.selectors import intent_ranking, kpi_last_run, kpi_report
+from analytics.selectors import kpi_last_run, kpi_report
 from analytics.services import day_bounds
 from bots.models import Bot
 from bots.selectors import interaction_list
@@ -62,10 +58,6 @@ from monetization.selectors import conversion_list
 from tenants.dashboard import TenantPageView, TenantViewMixin
 from tenants.models import Tenant
 from tenants.scoping import ensure_scoped
-
-RETENTION_WEEKS = 8
-OVERVIEW_INTENTS = 5
-ANALYTICS_INTENTS = 10
 
 # --- Formatting --------------------------------------------------------------------------------------------------
 
@@ -595,19 +587,8 @@ def overview_figures(*, tenant: Tenant, query: AnalyticsQuery, links: DrillDown,
     if not health:
         return {"no_bots": True, "onboarding_url": onboarding_url(tenant)}
     run = kpi_last_run(tenant=tenant)
-
-    def computed() -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        report = kpi_report(
-            scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
-            group_of_bot=query.group_of_bot,
-        )  # fmt: skip
-        # The overview shows no money per intent, so it reads the ranking alone, not top_intents' revenue rows too.
-        return report, intent_ranking(scope=query.scope, start=query.start, end=query.end, limit=OVERVIEW_INTENTS)
-
-    report, intents = figures_cached(
-        tenant=tenant, run=run.marked_at if run else None, kind="overview", params=query_params(query),
-        compute=computed,
-    )  # fmt: skip
+    figures: OverviewFigures = figures_for(tenant=tenant, run=run, kind="overview", query=query)
+    report = figures.report
     return {
         "no_bots": False,
         "waiting_for_first_message": all(entry.last_callback_at is None for entry in health),
@@ -615,38 +596,10 @@ def overview_figures(*, tenant: Tenant, query: AnalyticsQuery, links: DrillDown,
         "tiles": kpi_tiles(report=report, links=links, default_currency=tenant.default_currency),
         "charts": kpi_charts(report=report, default_currency=tenant.default_currency),
         "unhandled_rate": format_share(_unhandled_rate(report["totals"])),
-        "intents": [intent_ranking_row(row, links=links) for row in intents],
+        "intents": [intent_ranking_row(row, links=links) for row in figures.intents],
         "health": health_badges(health=health, links=links),
         "figures_as_of": run.read_through if run else None,
     }
-
-
-@dataclass(frozen=True)
-class AnalyticsFigures:
-    """Everything the analytics page reads from the selectors for one query, kept per KPI run."""
-
-    report: dict[str, Any]
-    retention: Retention
-    funnel: Funnel
-    intents: list[IntentRow]
-    economics: Economics
-    active: ActiveMembers
-    sentiment: SentimentTrend
-
-
-def analytics_figures(query: AnalyticsQuery) -> AnalyticsFigures:
-    scope, start, end = query.scope, query.start, query.end
-    return AnalyticsFigures(
-        report=kpi_report(
-            scope=scope, start=start, end=end, granularity=query.granularity, group_of_bot=query.group_of_bot
-        ),
-        retention=retention_cohorts(scope=scope, start=start, end=end, weeks=RETENTION_WEEKS),
-        funnel=conversion_funnel(scope=scope, start=start, end=end, window_days=query.numbers.get("window_days")),
-        intents=top_intents(scope=scope, start=start, end=end, limit=ANALYTICS_INTENTS),
-        economics=community_economics(scope=scope, start=start, end=end),
-        active=active_members_rolling(scope=scope, end=end),
-        sentiment=sentiment_trend(scope=scope, start=start, end=end, granularity=query.granularity),
-    )
 
 
 class AnalyticsPageView(RangedPageView):
@@ -656,10 +609,7 @@ class AnalyticsPageView(RangedPageView):
 
     def figures(self, *, query: AnalyticsQuery, links: DrillDown) -> dict[str, Any]:
         run = kpi_last_run(tenant=self.tenant)
-        figures = figures_cached(
-            tenant=self.tenant, run=run.marked_at if run else None, kind="analytics", params=query_params(query),
-            compute=lambda: analytics_figures(query),
-        )  # fmt: skip
+        figures: AnalyticsFigures = figures_for(tenant=self.tenant, run=run, kind="analytics", query=query)
         report, funnel, active = figures.report, figures.funnel, figures.active
         rows_of_retention = retention_rows(figures.retention)
         kpi_rows = kpi_period_rows(report)

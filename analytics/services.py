@@ -645,6 +645,10 @@ def kpi_aggregate_tenant(
                 cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
     report = AggregationReport(tenant=tenant.slug, days=len(days), rows=rows, full=full)
     logger.info("kpis aggregated", extra=vars(report))
+    # The dashboards being looked at are computed for this run now, before anyone asks for them again.
+    from analytics.figure_cache import figures_refresh_viewed  # its figure sets read through this module
+
+    figures_refresh_viewed(tenant=tenant)
     return report
 
 

@@ -467,16 +467,17 @@ def measure(
 
 
 def figures_forget() -> None:
-    """What a KPI run does to the kept figures (analytics.figure_cache): none of them is read again. Bot health's
-    past hours stay: the health job computes them at the start of every hour."""
+    """The kept figures (analytics.figure_cache) and the record of what was viewed: a range nobody viewed in the
+    last hour, whose figures the KPI job therefore did not compute. Bot health's past hours stay: the health job
+    computes them at the start of every hour."""
     from django.core.cache import cache
 
     cache.delete_pattern("figures:*")  # type: ignore[attr-defined]  # django-redis
 
 
 def cold_measure(client: Any, request: Request, *, requests: int, warm_statements: int) -> dict[str, Any] | None:
-    """A page that keeps its figures per KPI run is also timed with them forgotten before each request: its first
-    view after a KPI run. None for a page that keeps nothing."""
+    """A page that keeps its figures per KPI run is also timed with them forgotten before each request: the first
+    view of a range nobody viewed in the last hour. None for a page that keeps nothing."""
     figures_forget()
     one = captured_request(client, request.path, request.headers)
     if one["statements"] == warm_statements:
@@ -655,7 +656,7 @@ def summary_table(result: dict[str, Any]) -> str:
             if cold := figures.get("cold"):
                 verdict = "-" if goal is None else ("ok" if cold["p95_ms"] <= goal else "**missed**")
                 lines.append(
-                    f"| `{key}`, first view after a KPI run | {cold['p50_ms']} | {cold['p95_ms']} | | | "
+                    f"| `{key}`, first view of a range not viewed lately | {cold['p50_ms']} | {cold['p95_ms']} | | | "
                     f"{cold['one_request']['statement_ms']} | {cold['statements']} | {verdict} |"
                 )
     lines += ["", "| API list (API key) | tenant | p50 ms | p95 ms | floor p50 ms | CPU ms | statements | p95 goal |",
@@ -668,7 +669,7 @@ def summary_table(result: dict[str, Any]) -> str:
                          f"{figures['statements']} | {verdict} |")  # fmt: skip
             if cold := figures.get("cold"):
                 verdict = "ok" if cold["p95_ms"] <= GOALS["api_p95_ms"] else "**missed**"
-                lines.append(f"| `{key}`, first view after a KPI run | {tenant} | {cold['p50_ms']} | "
+                lines.append(f"| `{key}`, first view of a range not viewed lately | {tenant} | {cold['p50_ms']} | "
                              f"{cold['p95_ms']} | | | {cold['statements']} | {verdict} |")  # fmt: skip
     return "\n".join(lines)
 

@@ -5,9 +5,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics.api.params import analytics_query
-from analytics.figure_cache import figures_cached, query_params
+from analytics.figure_cache import figures_for
 from analytics.periods import GRANULARITIES
-from analytics.selectors import kpi_last_run, kpi_report
+from analytics.selectors import kpi_last_run
 from tenants.api.authentication import request_tenant
 
 
@@ -25,14 +25,6 @@ class KpiView(APIView):
         responses={200: OpenApiTypes.OBJECT},
     )
     def get(self, request: Request) -> Response:
-        query = analytics_query(request.query_params, tenant=request_tenant(request), granular=True)
         tenant = request_tenant(request)
-        run = kpi_last_run(tenant=tenant)
-        report = figures_cached(
-            tenant=tenant, run=run.marked_at if run else None, kind="kpis", params=query_params(query),
-            compute=lambda: kpi_report(
-                scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
-                group_of_bot=query.group_of_bot,
-            ),
-        )  # fmt: skip
-        return Response(report)
+        query = analytics_query(request.query_params, tenant=tenant, granular=True)
+        return Response(figures_for(tenant=tenant, run=kpi_last_run(tenant=tenant), kind="kpis", query=query))

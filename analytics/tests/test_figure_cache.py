@@ -70,6 +70,38 @@ def test_the_funnel_shows_a_new_conversion_after_the_next_run(world, owner_clien
     assert [step["reached"] for step in after["steps"]] == [2, 2, 2, 2]
 
 
+@pytest.mark.parametrize("page", [home, analytics_page])
+def test_the_kpi_run_computes_the_ranges_viewed_lately_before_they_are_asked_for(world, owner_client, page):
+    tenant = world["tenant"]
+    kpi_aggregate_tenant(tenant=tenant)
+    before = owner_client.get(page(tenant), WEEK).context["figures_as_of"]
+    bot = world["bots"][1]
+    interaction(world, bot=bot, member=world["members"][bot.pk][0], when=at(WEEK_START + timedelta(days=2)))
+
+    kpi_aggregate_tenant(tenant=tenant)
+    with CaptureQueriesContext(connection) as next_view:
+        response = owner_client.get(page(tenant), WEEK)
+
+    assert _figure_statements(next_view) == []
+    assert response.context["figures_as_of"] > before
+    totals = response.context["kpi_totals"] if page is analytics_page else None
+    tiles = {tile.key: tile.value for tile in response.context.get("tiles") or []}
+    assert (totals["interactions"] if totals else int(tiles["interactions"])) == 2
+
+
+def test_a_range_not_viewed_lately_is_left_to_its_first_view(world, owner_client):
+    tenant = world["tenant"]
+    kpi_aggregate_tenant(tenant=tenant)
+    owner_client.get(analytics_page(tenant), WEEK)
+    cache.delete(f"figures:viewed:{tenant.pk}:")  # an hour without a view that computed it
+
+    kpi_aggregate_tenant(tenant=tenant)
+    with CaptureQueriesContext(connection) as next_view:
+        owner_client.get(analytics_page(tenant), WEEK)
+
+    assert _figure_statements(next_view)
+
+
 def test_before_the_first_run_the_figures_are_computed_on_every_view(world, owner_client):
     owner_client.get(analytics_page(world["tenant"]), WEEK)
     with CaptureQueriesContext(connection) as again:
