@@ -42,7 +42,7 @@ from groups.services import (
     message_text_expire,
 )
 from monetization.services import interaction_link_url
-from monetization.sponsorship import sponsored_line_for_reply
+from monetization.sponsorship import sponsored_line_for_reply, sponsored_lines_not_shown
 from tenants.ids import uuid7
 from tenants.models import Tenant, User
 from tenants.url_tokens import url_token_hash, url_token_new
@@ -465,9 +465,11 @@ def _reply_finish(interaction: Interaction, *, failed: bool, accepted_at: dateti
         status = Interaction.ReplyStatus.SENT
         elapsed = (accepted_at or timezone.now()) - interaction.message.received_at
         response_time_ms = min(max(0, round(elapsed.total_seconds() * 1000)), 2**31 - 1)
-    Interaction.objects.filter(pk=interaction.pk, reply_status=Interaction.ReplyStatus.PENDING).update(
+    finished = Interaction.objects.filter(pk=interaction.pk, reply_status=Interaction.ReplyStatus.PENDING).update(
         reply_status=status, response_time_ms=response_time_ms
     )
+    if finished and failed:
+        sponsored_lines_not_shown(tenant_id=interaction.tenant_id, interaction_id=interaction.pk)
     logger.info("reply finished", extra={"interaction": str(interaction.pk), "status": status})
     return status
 
@@ -479,9 +481,11 @@ def reply_give_up(*, tenant_id: Any, interaction_id: Any, reason: str) -> None:
         ReplyPart.objects.filter(tenant_id=tenant_id, interaction_id=interaction_id, status__in=unsent).update(
             status=ReplyPart.Status.FAILED, last_error=reason[:255], updated_at=timezone.now()
         )
-        Interaction.objects.filter(
+        failed = Interaction.objects.filter(
             tenant_id=tenant_id, pk=interaction_id, reply_status=Interaction.ReplyStatus.PENDING
         ).update(reply_status=Interaction.ReplyStatus.FAILED)
+        if failed:
+            sponsored_lines_not_shown(tenant_id=tenant_id, interaction_id=interaction_id)
     logger.warning("reply failed", extra={"interaction": str(interaction_id), "reason": reason})
 
 

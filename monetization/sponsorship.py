@@ -237,6 +237,14 @@ def _sponsored_line_record(*, interaction: Interaction) -> str:
     return line
 
 
+def sponsored_lines_not_shown(*, tenant_id: Any, interaction_id: Any) -> int:
+    """A reply that finally failed: the sponsor's line it carried was never shown, so its impression is failed (not
+    counted, and no longer holding a place under the day's cap). How many were."""
+    return SponsoredImpression.objects.filter(
+        tenant_id=tenant_id, interaction_id=interaction_id, status=SponsoredImpression.Status.SENT
+    ).update(status=SponsoredImpression.Status.FAILED, updated_at=timezone.now())
+
+
 # --- Scheduled posts -------------------------------------------------------------------------------------------------
 
 
@@ -560,10 +568,10 @@ def sponsor_performance(*, tenant: Tenant, start: date, end: date) -> list[Spons
         )
         .order_by("created_at", "pk")
     )
+    # A line on a reply that finally failed was marked failed then (sponsored_lines_not_shown): one table's rows.
     shown = (
         SponsoredImpression.objects.for_tenant(tenant)
         .filter(local_date__gte=start, local_date__lte=end, status=SponsoredImpression.Status.SENT)
-        .exclude(interaction__reply_status__in=[Interaction.ReplyStatus.FAILED, Interaction.ReplyStatus.NONE])
         .values("creative_id")
         .annotate(impressions=Count("pk"), reach=Sum("member_count"))
     )

@@ -14,6 +14,7 @@ from django.utils import timezone
 from bots import groupme
 from bots.models import Interaction
 from bots.outbox import ECHO_WAIT
+from bots.services import reply_give_up
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.models import Group, Message
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
@@ -148,6 +149,20 @@ def test_privacy_confirmations_carry_no_sponsored_line(tenant):
     _creative(tenant)
     interaction = InteractionFactory(tenant=tenant, bot=_bot(tenant), intent="optin")
     assert sponsored_line_for_reply(interaction=interaction, member=interaction.member) == ""
+
+
+def test_a_line_whose_reply_finally_failed_was_never_shown_and_frees_its_place_under_the_cap(tenant):
+    _creative(tenant, daily_cap_per_group=1)
+    bot = _bot(tenant)
+    failed, line = _reply(bot)
+    Interaction.objects.filter(pk=failed.pk).update(reply_status="pending")
+    assert line
+    assert not _reply(bot)[1]  # the cap is taken
+
+    reply_give_up(tenant_id=tenant.pk, interaction_id=failed.pk, reason="HTTP 400")
+
+    assert SponsoredImpression.objects.get(interaction=failed).status == "failed"
+    assert _reply(bot)[1]  # the day's one line, shown this time
 
 
 @pytest.mark.django_db(transaction=True)
@@ -413,7 +428,8 @@ def test_sponsor_performance_counts_impressions_reach_clicks_ctr_and_revenue(
     first, first_line = _reply(small)
     _, second_line = _reply(large)
     failed, _ = _reply(small)
-    Interaction.objects.filter(pk=failed.pk).update(reply_status="failed")  # never seen: not an impression
+    Interaction.objects.filter(pk=failed.pk).update(reply_status="pending")  # on its way, until GroupMe refuses it
+    reply_give_up(tenant_id=tenant.pk, interaction_id=failed.pk, reason="HTTP 500")  # never seen: not an impression
 
     def visit(url, agent="Mozilla/5.0 (iPhone)"):
         client.get(urlsplit(url).path, HTTP_USER_AGENT=agent)
