@@ -112,7 +112,9 @@ def figures_refresh_viewed(*, tenant: Tenant) -> int:
     try:
         viewed: dict[str, tuple[str, dict[str, Any]]] = cache.get(_viewed_key(tenant)) or {}
         run = kpi_last_run(tenant=tenant) if viewed else None
-        for digest, (kind, params) in viewed.items() if run is not None else ():
+        if run is None:
+            return computed
+        for digest, (kind, params) in viewed.items():
             if kind not in FIGURE_SETS or params.get("zone") != str(tenant.time_zone):
                 continue  # a zone changed since cuts other days: that view's query is gone
             key = _key(tenant, run, digest)
