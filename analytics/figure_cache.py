@@ -11,8 +11,8 @@ The job itself computes, right after a tenant's run, the figures of every range 
 (`figures_refresh_viewed`): a dashboard that is being looked at is ready before it is asked for again, and a view
 computes figures only for a range nobody looked at lately.
 
-Keys name the tenant: `figures:<kind>:<tenant id>:<run>:<digest of the query>`, and the ranges viewed
-`figures:viewed:<tenant id>`. A cache that is down answers nothing and the figures are computed on every view.
+Keys name the tenant: `figures:set:<tenant id>:<run>:<digest of the kind and the query>`, and the ranges viewed
+`figures:viewed:<tenant id>:`. A cache that is down answers nothing and the figures are computed on every view.
 """
 
 import hashlib
