@@ -28,9 +28,10 @@ test: install services
 	DATABASE_URL=$${DATABASE_URL:-$(TEST_DATABASE_URL)} REDIS_URL=$${REDIS_URL:-$(TEST_REDIS_URL)} \
 		$(BIN)/python -m pytest
 
-## The same suite with nothing configured (SQLite, local memory); integration tests skip themselves.
+## The same suite with nothing configured (SQLite, local memory); integration tests skip themselves. The browser
+## tests drive the same pages in `make test` (a minute of CI's 20 on a slow machine).
 test-zero-config: install
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -m "not browser"
 
 lint: install
 	$(BIN)/ruff check .
