@@ -37,7 +37,7 @@ from analytics.exports import (
     kpi_table,
 )
 from analytics.figure_cache import figures_for
-from analytics.figure_sets import RETENTION_WEEKS, AnalyticsFigures, OverviewFigures
+from analytics.figure_sets import RETENTION_WEEKS, AnalyticsFigures, OverviewFigures, kpi_figures
 from analytics.forms import AnalyticsRangeForm, DashboardRangeForm
 from analytics.health import CRITICAL, WARNING, BotHealth, bot_health
 from analytics.insights import (
@@ -49,7 +49,7 @@ from analytics.insights import (
     conversion_funnel,
     retention_cohorts,
 )
-from analytics.selectors import kpi_last_run, kpi_report
+from analytics.selectors import kpi_last_run
 from analytics.services import day_bounds
 from bots.models import Bot
 from bots.selectors import interaction_list
@@ -649,11 +649,7 @@ def _instants(tenant: Tenant, query: AnalyticsQuery) -> tuple[datetime, datetime
 
 
 def _kpi_export(tenant: Tenant, query: AnalyticsQuery) -> Table:
-    report = kpi_report(
-        scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
-        group_of_bot=query.group_of_bot,
-    )  # fmt: skip
-    return kpi_table(report)
+    return kpi_table(kpi_figures(query))
 
 
 def _interaction_export(tenant: Tenant, query: AnalyticsQuery) -> Table:

@@ -33,8 +33,8 @@ from analytics.exports import (
     kpi_table,
     ledger_table,
 )
+from analytics.figure_sets import kpi_figures
 from analytics.periods import GRANULARITIES
-from analytics.selectors import kpi_report
 from bots.api.views import InteractionFilter
 from bots.models import Interaction
 from bots.selectors import interaction_list
@@ -67,12 +67,7 @@ def _conversions(tenant: Tenant, request: Request) -> Table:
 
 
 def _kpis(tenant: Tenant, request: Request) -> Table:
-    query = analytics_query(request.query_params, tenant=tenant, granular=True)
-    report = kpi_report(
-        scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
-        group_of_bot=query.group_of_bot,
-    )  # fmt: skip
-    return kpi_table(report)
+    return kpi_table(kpi_figures(analytics_query(request.query_params, tenant=tenant, granular=True)))
 
 
 def _revenue_ledger(tenant: Tenant, request: Request) -> Table:
