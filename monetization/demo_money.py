@@ -439,22 +439,22 @@ class _MoneyRun:
 
     def refunds(self, purchases: Sequence[_Report]) -> list[_Report]:
         """Some buyers send the goods back a few days later; the program reports the commission it takes back."""
-        ranked = self.ranked(purchases, purpose="refund", key=lambda report: report.provider_id)
-        refunds = []
-        for purchase in ranked[: _quota(len(purchases), REFUND_SHARE)]:
-            at = purchase.at + timedelta(days=self.rng(purchase.provider_id).uniform(*REFUND_DAYS_AFTER_PURCHASE))
-            if self._has_happened(at):  # a purchase of yesterday may still be sent back; it has not been yet
-                refunds.append(
-                    _Report(
-                        source=purchase.source,
-                        outcome=Outcome.REFUND,
-                        amount=purchase.amount,
-                        provider_id=f"{purchase.provider_id}-refund",
-                        click_id=purchase.click_id,
-                        at=at,
-                    )
-                )
-        return refunds
+        refunds = [
+            _Report(
+                source=purchase.source,
+                outcome=Outcome.REFUND,
+                amount=purchase.amount,
+                provider_id=f"{purchase.provider_id}-refund",
+                click_id=purchase.click_id,
+                at=purchase.at + timedelta(days=self.rng(purchase.provider_id).uniform(*REFUND_DAYS_AFTER_PURCHASE)),
+            )
+            for purchase in purchases
+        ]
+        # Drawn among the refunds that have happened by now (a purchase of yesterday may still be sent back; it has
+        # not been yet): drawn first, the sample could hold only recent purchases, and the demo no refund at all.
+        happened = [refund for refund in refunds if self._has_happened(refund.at)]
+        ranked = self.ranked(happened, purpose="refund", key=lambda report: report.provider_id)
+        return ranked[: _quota(len(purchases), REFUND_SHARE)]
 
     def direct_payments(self, *, source: MonetizationSource, count: int, since: datetime) -> list[_Report]:
         """Gifts or sign-ups from the source's own page: no click, so no attribution."""
