@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/botyard
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 PORT ?= 8000
+# Processes for the zero-config suite (pytest-xdist): it shares nothing between tests, so it can use every core.
+TEST_WORKERS ?= auto
 
 .PHONY: install run test test-zero-config lint services worker beat
 
@@ -31,7 +33,7 @@ test: install services
 ## The same suite with nothing configured (SQLite, local memory); integration tests skip themselves. The browser
 ## tests drive the same pages in `make test` (a minute of CI's 20 on a slow machine).
 test-zero-config: install
-	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -m "not browser"
+	env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL $(BIN)/python -m pytest -m "not browser" -n $(TEST_WORKERS)
 
 lint: install
 	$(BIN)/ruff check .

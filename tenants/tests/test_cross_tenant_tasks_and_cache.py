@@ -151,6 +151,13 @@ def _project_tasks() -> list[str]:
     return sorted(name for name in celery_app.tasks if not name.startswith("celery."))
 
 
+def _registered_task(name: str) -> Any:
+    # The registry fills as task modules are imported: a test run alone (or on its own xdist worker) must not
+    # depend on an earlier test having imported them.
+    celery_app.loader.import_default_modules()
+    return celery_app.tasks[name]
+
+
 def _parameters(task: Any) -> list[inspect.Parameter]:
     parameters = list(inspect.signature(task.run).parameters.values())
     return parameters[1:] if task.bind and parameters and parameters[0].name == "self" else parameters
@@ -165,7 +172,7 @@ def test_every_registered_task_has_an_entry_in_the_matrix() -> None:
 
 @pytest.mark.parametrize("name", [name for name, calls in TASK_ARGUMENTS.items() if calls == NO_IDS])
 def test_a_task_said_to_take_no_ids_takes_none(name: str) -> None:
-    parameters = _parameters(celery_app.tasks[name])
+    parameters = _parameters(_registered_task(name))
 
     assert all(not parameter.name.endswith(("id", "ids")) for parameter in parameters), parameters
     assert all(parameter.default is not inspect.Parameter.empty for parameter in parameters), parameters
@@ -178,7 +185,7 @@ def test_a_task_given_another_tenants_ids_changes_nothing_of_either_tenant(
     acting, other = worlds
     calls = TASK_ARGUMENTS[name]
     assert isinstance(calls, TaskCalls)
-    task = celery_app.tasks[name]
+    task = _registered_task(name)
     before = (_snapshot(acting.tenant), _snapshot(other.tenant))
 
     for args in calls.mixed(acting, other):
