@@ -1,7 +1,7 @@
 from django.db import models
 from django.utils import timezone
 
-from tenants.models import TenantOwnedModel
+from tenants.models import Tenant, TenantOwnedModel
 
 
 class Group(TenantOwnedModel):
@@ -58,7 +58,10 @@ class Message(TenantOwnedModel):
         SYSTEM = "system"
         SERVICE = "service"
 
-    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="messages")
+    # Every callback writes one row, and each index is a write of its own: the tenant's and the group's lookups are
+    # served by the composite indexes below, which lead with them, so neither column has an index of its own.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="messages", db_index=False)
     bot = models.ForeignKey("bots.Bot", null=True, on_delete=models.SET_NULL, related_name="messages")
     member = models.ForeignKey(Member, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")
     groupme_message_id = models.CharField(max_length=64)
