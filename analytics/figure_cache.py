@@ -7,12 +7,17 @@ the cache until the run after: the key carries the run (the watermark row's `upd
 every rebuild rewrites), so a run never serves figures of the one before it. Before the first run there is
 nothing to keep.
 
-The job itself computes, right after a tenant's run, the figures of every range someone viewed in the last hour
-(`figures_refresh_viewed`): a dashboard that is being looked at is ready before it is asked for again, and a view
-computes figures only for a range nobody looked at lately.
+The job itself computes, right after a tenant's run (`figures_refresh_viewed`):
+- the figures of every range someone viewed in the last hour: a dashboard that is being looked at is ready before
+  it is asked for again;
+- for a tenant whose staff viewed the overview or the analytics page in the last day, what those pages show when
+  nothing is chosen (`analytics.forms.default_queries`): the first view of the day is ready too, though
+  its range moved on with the date.
+A view computes figures only for a range nobody looked at lately.
 
-Keys name the tenant: `figures:set:<tenant id>:<run>:<digest of the kind and the query>`, and the ranges viewed
-`figures:viewed:<tenant id>:`. A cache that is down answers nothing and the figures are computed on every view.
+Keys name the tenant: `figures:set:<tenant id>:<run>:<digest of the kind and the query>`, the ranges viewed
+`figures:viewed:<tenant id>:`, and the mark of a tenant whose pages are in use `figures:used:<tenant id>:`. A cache
+that is down answers nothing and the figures are computed on every view.
 """
 
 import hashlib
@@ -25,6 +30,7 @@ from django.core.cache import cache
 
 from analytics.api.params import AnalyticsQuery
 from analytics.figure_sets import FIGURE_SETS
+from analytics.forms import default_queries
 from analytics.selectors import KpiRun, KpiScope, kpi_last_run
 from tenants.models import Tenant
 
@@ -36,6 +42,11 @@ FIGURES_CACHE_SECONDS = 15 * 60
 # A range viewed this recently is computed by the job after each run.
 VIEWED_SECONDS = 60 * 60
 VIEWED_MAX = 20  # ranges per tenant; the least recently computed go first
+# A tenant whose pages were viewed this recently has their default views computed by the job after each run (about
+# 0.2 s of job time per tenant and run on the benchmark machine): a day and a bit, so staff who look every morning
+# find them ready, and a tenant gone quiet costs the job nothing the day after.
+USED_SECONDS = 26 * 60 * 60
+PAGE_KINDS = ("overview", "analytics")
 
 
 def _params(query: AnalyticsQuery) -> dict[str, Any]:
@@ -86,7 +97,13 @@ def figures_for(*, tenant: Tenant, run: KpiRun | None, kind: str, query: Analyti
         figures = compute(query)
         cache.set(key, figures, FIGURES_CACHE_SECONDS)
         _viewed_add(tenant, digest=digest, kind=kind, params=params)
+    if kind in PAGE_KINDS:
+        cache.set(_used_key(tenant), True, USED_SECONDS)
     return figures
+
+
+def _used_key(tenant: Tenant) -> str:
+    return f"figures:used:{tenant.pk}:"
 
 
 def _viewed_key(tenant: Tenant) -> str:
@@ -105,18 +122,34 @@ def _viewed_add(tenant: Tenant, *, digest: str, kind: str, params: dict[str, Any
     cache.set(_viewed_key(tenant), viewed, VIEWED_SECONDS)
 
 
+def _to_refresh(tenant: Tenant) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Digest -> (kind, params) of what the job computes for the tenant: the ranges viewed lately, and the pages'
+    default views while the pages are in use."""
+    viewed: dict[str, tuple[str, dict[str, Any]]] = cache.get(_viewed_key(tenant)) or {}
+    wanted = {
+        digest: (kind, params)
+        for digest, (kind, params) in viewed.items()
+        # a zone changed since cuts other days: that view's query is gone
+        if kind in FIGURE_SETS and params.get("zone") == str(tenant.time_zone)
+    }
+    if cache.get(_used_key(tenant)):
+        for kind, query in default_queries(tenant=tenant).items():
+            params = _params(query)
+            wanted[_digest(kind, params)] = (kind, params)
+    return wanted
+
+
 def figures_refresh_viewed(*, tenant: Tenant) -> int:
-    """After a KPI run of `tenant`: the figures of each range viewed in the last hour, computed for the new run (the
-    ones already there are left); how many were computed. A failure is logged, never the job's."""
+    """After a KPI run of `tenant`: the figures of each range viewed in the last hour, and of the pages' default
+    views while they are in use, computed for the new run (the ones already there are left); how many were
+    computed. A failure is logged, never the job's."""
     computed = 0
     try:
-        viewed: dict[str, tuple[str, dict[str, Any]]] = cache.get(_viewed_key(tenant)) or {}
-        run = kpi_last_run(tenant=tenant) if viewed else None
+        wanted = _to_refresh(tenant)
+        run = kpi_last_run(tenant=tenant) if wanted else None
         if run is None:
             return computed
-        for digest, (kind, params) in viewed.items():
-            if kind not in FIGURE_SETS or params.get("zone") != str(tenant.time_zone):
-                continue  # a zone changed since cuts other days: that view's query is gone
+        for digest, (kind, params) in wanted.items():
             key = _key(tenant, run, digest)
             if cache.get(key) is None:
                 cache.set(key, FIGURE_SETS[kind](_query(tenant, params)), FIGURES_CACHE_SECONDS)

@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
 from analytics.api.params import AnalyticsQuery, analytics_query
+from analytics.periods import tenant_today
 from bots.models import Bot
 from bots.selectors import bot_list
 from groups.selectors import group_list
@@ -145,3 +146,15 @@ class AnalyticsRangeForm(DashboardRangeForm):
     )
 
     numbers: ClassVar[dict[str, tuple[int, int]]] = {"window_days": (1, 365)}
+
+
+def default_queries(*, tenant: Tenant) -> dict[str, AnalyticsQuery]:
+    """What the overview and the analytics page show when nothing is chosen (the default range, every bot and group),
+    by figure set: built by the pages' own forms, so the figures kept for them are the ones those views ask for."""
+    queries: dict[str, AnalyticsQuery] = {}
+    today = tenant_today(tenant)
+    for kind, form_class in (("overview", DashboardRangeForm), ("analytics", AnalyticsRangeForm)):
+        form = form_class(QueryDict(), tenant=tenant, today=today)
+        if form.is_valid() and form.query is not None:
+            queries[kind] = form.query
+    return queries

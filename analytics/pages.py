@@ -49,6 +49,7 @@ from analytics.insights import (
     conversion_funnel,
     retention_cohorts,
 )
+from analytics.periods import tenant_today
 from analytics.selectors import kpi_last_run
 from analytics.services import day_bounds
 from bots.models import Bot
@@ -60,10 +61,6 @@ from tenants.models import Tenant
 from tenants.scoping import ensure_scoped
 
 # --- Formatting --------------------------------------------------------------------------------------------------
-
-
-def tenant_today(tenant: Tenant) -> date:
-    return timezone.now().astimezone(tenant.time_zone).date()
 
 
 def format_count(value: int | None) -> str:

@@ -2,7 +2,16 @@
 
 from datetime import date, timedelta
 
+from django.utils import timezone
+
+from tenants.models import Tenant
+
 GRANULARITIES = ("day", "week", "month")
+
+
+def tenant_today(tenant: Tenant) -> date:
+    """The date it is now in the tenant's time zone: the last day of every preset range."""
+    return timezone.now().astimezone(tenant.time_zone).date()
 
 
 def period_start(day: date, granularity: str) -> date:

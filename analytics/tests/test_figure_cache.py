@@ -8,9 +8,11 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from analytics.figure_cache import figures_refresh_viewed
 from analytics.services import kpi_aggregate_tenant
 from analytics.tests.test_pages_overview import WEEK, WEEK_END, WEEK_START, at, build_world, home, interaction, purchase
 from monetization.tests.factories import ClickFactory
+from tenants.tests.factories import TenantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -100,6 +102,36 @@ def test_a_range_not_viewed_lately_is_left_to_its_first_view(world, owner_client
         owner_client.get(analytics_page(tenant), WEEK)
 
     assert _figure_statements(next_view)
+
+
+@pytest.mark.parametrize("page", [home, analytics_page])
+def test_while_the_pages_are_in_use_the_kpi_run_computes_their_default_view_even_unviewed(world, owner_client, page):
+    tenant = world["tenant"]
+    kpi_aggregate_tenant(tenant=tenant)
+    owner_client.get(analytics_page(tenant), WEEK)  # the tenant's pages are in use
+    cache.delete(f"figures:viewed:{tenant.pk}:")  # and no range was viewed in the last hour
+
+    kpi_aggregate_tenant(tenant=tenant)
+    with CaptureQueriesContext(connection) as first_view_of_the_day:
+        response = owner_client.get(page(tenant))
+    with CaptureQueriesContext(connection) as chosen_range:
+        owner_client.get(page(tenant), WEEK)
+
+    assert response.status_code == 200
+    assert response.context["range_form"].data["range"] == "30d"
+    assert _figure_statements(first_view_of_the_day) == []
+    assert _figure_statements(chosen_range)  # not a default view, and not viewed lately
+
+
+def test_a_tenant_whose_pages_are_not_in_use_costs_the_kpi_run_no_figures(world, owner_client):
+    tenant, other = world["tenant"], TenantFactory()
+    kpi_aggregate_tenant(tenant=other)
+    kpi_aggregate_tenant(tenant=tenant)
+    owner_client.get(analytics_page(tenant))  # the other tenant's staff are busy
+
+    assert figures_refresh_viewed(tenant=other) == 0
+    assert figures_refresh_viewed(tenant=tenant) == 1  # the overview's default view; the analytics page's is kept
+    assert cache.get(f"figures:used:{other.pk}:") is None
 
 
 def test_before_the_first_run_the_figures_are_computed_on_every_view(world, owner_client):

@@ -206,7 +206,9 @@ CACHE_WRITERS = {
     "tenants/api/throttling.py": "one counter per API key and window: throttle:api-key:<key id>:<window>",
     "config/health.py": "one key per probe, no tenant data: health:probe:<random>",
     "analytics/health.py": "a tenant's messages per hour of the past week: health:activity:<tenant id>:<hour>:<groups>",
-    "analytics/figure_cache.py": "a range's figures per KPI run, the ranges viewed: figures:set|viewed:<tenant id>:…",
+    "analytics/figure_cache.py": (
+        "a range's figures per KPI run, the ranges viewed, pages in use: figures:set|viewed|used:<tenant id>:…"
+    ),
 }
 CACHE_WRITE = re.compile(r"\bcache\.(set|add|incr|decr|set_many|get_or_set|touch|delete|delete_many)\(")
 
