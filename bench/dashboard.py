@@ -236,7 +236,7 @@ class Showcase:
 def showcase_find(tenant: Any) -> Showcase:
     from django.db.models import Count
 
-    from analytics.pages import tenant_today
+    from analytics.periods import tenant_today
     from bots.models import Bot, Interaction, Rule
     from groups.models import Group
     from monetization.models import Conversion, Creative, Link, MonetizationSource

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from analytics.pages import tenant_today
+from analytics.periods import tenant_today
 from analytics.services import kpi_aggregate_tenant
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory

@@ -246,7 +246,7 @@ def test_presets_resolve_to_dates_from_the_tenants_today(preset, start, end, wor
 
 
 def test_the_tenants_today_is_its_local_date(world):
-    from analytics.pages import tenant_today
+    from analytics.periods import tenant_today
 
     world["tenant"].time_zone = ZoneInfo("Pacific/Kiritimati")  # UTC+14: ahead of UTC's date most of the day
     expected = timezone.now().astimezone(ZoneInfo("Pacific/Kiritimati")).date()

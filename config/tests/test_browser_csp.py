@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from analytics.pages import tenant_today
+from analytics.periods import tenant_today
 from analytics.services import kpi_aggregate_tenant
 from bots.tests.factories import BotFactory, InteractionFactory, RuleFactory
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
