@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from groups.models import Group, Member, Message
 from tenants.encryption import EncryptedTextField
-from tenants.models import TenantOwnedModel, User
+from tenants.models import Tenant, TenantOwnedModel, User
 
 
 class GroupMeConnection(TenantOwnedModel):
@@ -101,7 +101,9 @@ class Interaction(TenantOwnedModel):
         FAILED = "failed"
         NONE = "none", "No reply"
 
-    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="interactions")
+    # No index of their own: (tenant, -occurred_at), (tenant, created_at) and (bot, -occurred_at) lead with them.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
+    bot = models.ForeignKey(Bot, on_delete=models.CASCADE, related_name="interactions", db_index=False)
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="interactions")
     # Indexed with occurred_at below: the same index serves the cascade and "did this member interact in a range".
     member = models.ForeignKey(

@@ -4,7 +4,7 @@ from django.utils import timezone
 
 from monetization.currencies import CURRENCY_CHOICES
 from tenants.encryption import EncryptedTextField
-from tenants.models import TenantOwnedModel
+from tenants.models import Tenant, TenantOwnedModel
 
 
 class MonetizationSource(TenantOwnedModel):
@@ -76,6 +76,8 @@ class InteractionLink(TenantOwnedModel):
 class Click(TenantOwnedModel):
     """One visit of a short URL. The click's id is what travels to the destination as the click parameter."""
 
+    # No index of its own: (tenant, -clicked_at) and (tenant, created_at) start with it.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     # No index of its own: (link, -clicked_at) and (link, visitor_hash) both start with it.
     link = models.ForeignKey(Link, on_delete=models.CASCADE, related_name="clicks", db_index=False)
     interaction = models.ForeignKey(
@@ -119,6 +121,8 @@ class Conversion(TenantOwnedModel):
         API = "api"
         WEBHOOK = "webhook"
 
+    # No index of its own: (tenant, -occurred_at) and (tenant, created_at) start with it.
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)
     source = models.ForeignKey(MonetizationSource, on_delete=models.PROTECT, related_name="conversions")
     interaction = models.ForeignKey(
         "bots.Interaction", null=True, blank=True, on_delete=models.SET_NULL, related_name="conversions"
@@ -146,7 +150,6 @@ class Conversion(TenantOwnedModel):
         ]
         indexes = [
             models.Index(fields=["tenant", "-occurred_at"]),
-            models.Index(fields=["interaction"]),
             models.Index(fields=["tenant", "created_at"]),  # the KPI job's "what was written since"
             models.Index(
                 fields=["tenant", "human_click_at"],

@@ -2,30 +2,13 @@
 composite index that leads with it ((tenant_id, received_at), (tenant_id, sent_at), unique (group_id,
 groupme_message_id)), and each index is one more write per callback.
 
-Only the indexes go: the foreign keys stay as they are. Django's AlterField would drop and re-add each constraint,
-which re-checks every row of the largest table under lock; on PostgreSQL the indexes are dropped concurrently.
+Only the indexes go (config.migration_indexes), concurrently on PostgreSQL: the foreign keys stay as they are.
 """
 
 import django.db.models.deletion
 from django.db import migrations, models
 
-INDEXES = {"groups_message_group_id_6126740d": "group_id", "groups_message_tenant_id_805a4265": "tenant_id"}
-
-
-def _concurrently(schema_editor) -> str:
-    return " CONCURRENTLY" if schema_editor.connection.vendor == "postgresql" else ""
-
-
-def drop_indexes(apps, schema_editor) -> None:
-    for name in INDEXES:
-        schema_editor.execute(f'DROP INDEX{_concurrently(schema_editor)} IF EXISTS "{name}"')
-
-
-def create_indexes(apps, schema_editor) -> None:
-    for name, column in INDEXES.items():
-        schema_editor.execute(
-            f'CREATE INDEX{_concurrently(schema_editor)} IF NOT EXISTS "{name}" ON "groups_message" ("{column}")'
-        )
+from config.migration_indexes import drop_redundant_indexes
 
 
 class Migration(migrations.Migration):
@@ -60,6 +43,14 @@ class Migration(migrations.Migration):
                     ),
                 ),
             ],
-            database_operations=[migrations.RunPython(drop_indexes, create_indexes)],
+            database_operations=[
+                drop_redundant_indexes(
+                    table="groups_message",
+                    indexes={
+                        "groups_message_group_id_6126740d": "group_id",
+                        "groups_message_tenant_id_805a4265": "tenant_id",
+                    },
+                )
+            ],
         ),
     ]
