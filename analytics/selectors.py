@@ -13,8 +13,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Aggregate, Count, Exists, F, Func, JSONField, OuterRef, QuerySet, Sum
-from django.db.models.functions import TruncMonth, TruncWeek
+from django.db.models import (
+    Aggregate,
+    Case,
+    Count,
+    DateField,
+    Exists,
+    F,
+    Func,
+    JSONField,
+    OuterRef,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.functions import Cast, TruncMonth, TruncWeek
 
 from analytics.histogram import BUCKETS, histogram_percentile
 from analytics.models import (
@@ -196,11 +210,22 @@ class _Sums:
         return totals
 
 
-def _sums_by_period(scope: KpiScope, start: date, end: date, granularity: str) -> dict[date, _Sums]:
-    """The range's rollups summed per day, week or month in one grouped query (a year is 53 rows by week)."""
+def _sums_by_period(
+    scope: KpiScope, start: date, end: date, granularity: str, *, previous_start: date
+) -> tuple[dict[date, _Sums], _Sums]:
+    """The range's rollups summed per day, week or month, and the previous period's (previous_start up to start)
+    summed whole, in one grouped query: a year is 53 rows by week, and one more for the previous period."""
     trunc = _TRUNC.get(granularity)
-    rows = _rollups(scope, start, end).annotate(period=trunc("day") if trunc else F("day"))
-    return {row["period"]: _Sums.of(row) for row in rows.order_by().values("period").annotate(**_SUMS)}
+    # Cast: inside CASE, PostgreSQL's DATE_TRUNC keeps its timestamp type, and Trunc's own conversion to a date
+    # does not apply there.
+    period = Cast(trunc("day"), DateField()) if trunc else F("day")
+    # The previous period's rows fall in the group whose period is null: no period of the range is.
+    rows = _rollups(scope, previous_start, end).annotate(
+        period=Case(When(day__lt=start, then=Value(None)), default=period, output_field=DateField())
+    )
+    sums = {row["period"]: _Sums.of(row) for row in rows.order_by().values("period").annotate(**_SUMS)}
+    previous = sums.pop(None, None) or _Sums.total(())
+    return sums, previous
 
 
 def kpi_report(
@@ -212,8 +237,7 @@ def kpi_report(
     length = (end - start).days + 1
     previous_start, previous_end = start - timedelta(days=length), start - timedelta(days=1)
 
-    by_period = _sums_by_period(scope, start, end, granularity)
-    previous = _Sums.of(_rollups(scope, previous_start, previous_end).aggregate(**_SUMS))
+    by_period, previous = _sums_by_period(scope, start, end, granularity, previous_start=previous_start)
     active, previous_active = distinct_active_members_in_ranges(
         scope, [(start, end), (previous_start, previous_end)], group_id=member_group
     )
