@@ -20,9 +20,10 @@ from analytics.insights import (
     active_members_rolling,
     community_economics,
     conversion_funnel,
+    intent_figures,
     retention_cohorts,
     sentiment_trend,
-    top_intents,
+    top_intents_of,
 )
 from analytics.selectors import intent_ranking, kpi_report
 
@@ -68,12 +69,14 @@ class AnalyticsFigures:
 
 def analytics_figures_of(query: AnalyticsQuery) -> AnalyticsFigures:
     scope, start, end = query.scope, query.start, query.end
+    # The intent rollups read once, for the top intents and the economics tables both.
+    intents = intent_figures(scope=scope, start=start, end=end)
     return AnalyticsFigures(
         report=kpi_figures(query),
         retention=retention_cohorts(scope=scope, start=start, end=end, weeks=RETENTION_WEEKS),
         funnel=conversion_funnel(scope=scope, start=start, end=end, window_days=query.numbers.get("window_days")),
-        intents=top_intents(scope=scope, start=start, end=end, limit=ANALYTICS_INTENTS),
-        economics=community_economics(scope=scope, start=start, end=end),
+        intents=top_intents_of(intents, limit=ANALYTICS_INTENTS),
+        economics=community_economics(scope=scope, start=start, end=end, by_intent=intents),
         active=active_members_rolling(scope=scope, end=end),
         sentiment=sentiment_trend(scope=scope, start=start, end=end, granularity=query.granularity),
     )

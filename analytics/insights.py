@@ -13,6 +13,7 @@ Money is never added across currencies; ratios of money are in minor units, roun
 
 import operator
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any, TypedDict
@@ -321,6 +322,26 @@ def _intent_rollups(scope: KpiScope, start: date, end: date) -> QuerySet[IntentR
     return _rollups(scope, start, end, model=IntentRollup)
 
 
+def _intent_row(
+    *,
+    intent: str,
+    interactions: int,
+    unhandled: int,
+    sentiment_sum: float | None,
+    purchases: int,
+    revenue: dict[str, int],
+) -> IntentRow:
+    return IntentRow(
+        intent=intent,
+        interactions=interactions,
+        unhandled=unhandled,
+        unhandled_share=_share(unhandled, interactions),
+        sentiment_avg=round((sentiment_sum or 0) / interactions, 4),
+        purchases=purchases,
+        revenue=dict(sorted(revenue.items())),
+    )
+
+
 def top_intents(*, scope: KpiScope, start: date, end: date, limit: int = 10) -> list[IntentRow]:
     """The `limit` intents with the most interactions in the range (ties by name; "" is no rule's intent), with
     their unhandled share, average sentiment, and the purchases and net revenue of conversions in the range
@@ -342,17 +363,47 @@ def top_intents(*, scope: KpiScope, start: date, end: date, limit: int = 10) -> 
     for row in ranked:
         purchases, revenue = money.get(row["intent"], (0, {}))
         rows.append(
-            IntentRow(
+            _intent_row(
                 intent=row["intent"],
                 interactions=row["interactions"],
                 unhandled=row["unhandled"],
-                unhandled_share=_share(row["unhandled"], row["interactions"]),
-                sentiment_avg=round((row["sentiment_sum"] or 0) / row["interactions"], 4),
+                sentiment_sum=row["sentiment_sum"],
                 purchases=purchases,
-                revenue=dict(sorted(revenue.items())),
+                revenue=revenue,
             )
         )
     return rows
+
+
+def top_intents_of(intents: "IntentFigures", *, limit: int = 10) -> list[IntentRow]:
+    """`top_intents` shaped from intent figures already read (by group and intent), with no query of its own: the
+    same rows, for a page that shows community economics too. Ties are broken by name in code-point order:
+    PostgreSQL's own order under a C collation (as on the machines here); under another collation, `top_intents`
+    may list intents with equal counts in another order."""
+    totals: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for row in intents.activity:
+        figures = totals[row["intent"]]
+        figures[0] += row["interactions"]
+        figures[1] += row["unhandled"]
+        figures[2] += row["sentiment_sum"] or 0.0
+    active = ((intent, figures) for intent, figures in totals.items() if figures[0] > 0)
+    ranked = sorted(active, key=lambda item: (-item[1][0], item[0]))[:limit]
+    purchases: dict[str | None, int] = defaultdict(int)
+    revenue: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for row in intents.money:
+        purchases[row["intent"]] += row["purchases"]
+        revenue[row["intent"]][row["currency"]] += row["net"]
+    return [
+        _intent_row(
+            intent=intent,
+            interactions=int(interactions),
+            unhandled=int(unhandled),
+            sentiment_sum=sentiment_sum,
+            purchases=purchases.get(intent, 0),
+            revenue=dict(revenue.get(intent, {})),
+        )
+        for intent, (interactions, unhandled, sentiment_sum) in ranked
+    ]
 
 
 # --- Sentiment and unhandled rate over time ----------------------------------------------------------------------
@@ -464,10 +515,39 @@ def _economics_figures(revenue: dict[str, int], interactions: int, engaged: int,
     )
 
 
-def community_economics(*, scope: KpiScope, start: date, end: date) -> Economics:
+@dataclass(frozen=True)
+class IntentFigures:
+    """A range's intent rollups by group and intent (interactions, unhandled, sentiment sum) and its intent revenue
+    by group, intent and currency: what community economics and top intents are both shaped from, read once."""
+
+    activity: list[dict[str, Any]]
+    money: list[dict[str, Any]]
+
+
+def intent_figures(*, scope: KpiScope, start: date, end: date) -> IntentFigures:
+    """Two grouped queries over the intent rollups, whatever the range."""
+    activity = (
+        _intent_rollups(scope, start, end)
+        .values("group_id", "intent", group_name=F("group__name"))
+        .annotate(interactions=Sum("interactions"), unhandled=Sum("unhandled"), sentiment_sum=Sum("sentiment_sum"))
+        .filter(interactions__gt=0)
+        .order_by()
+    )
+    money = (
+        _rollups(scope, start, end, model=IntentRevenue)
+        .values("group_id", "intent", "currency", group_name=F("group__name"))
+        .annotate(purchases=Sum("purchases"), net=Sum("net"))
+        .order_by()
+    )
+    return IntentFigures(activity=list(activity), money=list(money))
+
+
+def community_economics(
+    *, scope: KpiScope, start: date, end: date, by_intent: IntentFigures | None = None
+) -> Economics:
     """Net revenue per currency per group and per intent, per engaged member (a member with at least one
     interaction in the range) and per 1,000 bot replies (interactions whose reply GroupMe accepted, as the KPI
-    `replies`), in four queries whatever the range.
+    `replies`), in four queries whatever the range (two when `by_intent` was read already, for top intents too).
 
     Interactions, replies and money come from the rollups, like every other figure on the dashboard; engaged
     members are counted live by one index probe per member (members x interactions is too many rows to roll up
@@ -475,13 +555,8 @@ def community_economics(*, scope: KpiScope, start: date, end: date) -> Economics
     the ledger's for the range; money no interaction earned is a row of its own (group and intent null), present
     only without a bot or group.
     """
-    activity = (
-        _intent_rollups(scope, start, end)
-        .values("group_id", "intent", group_name=F("group__name"))
-        .annotate(interactions=Sum("interactions"))
-        .filter(interactions__gt=0)
-        .order_by()
-    )
+    if by_intent is None:
+        by_intent = intent_figures(scope=scope, start=start, end=end)
     replies = _rollups(scope, start, end).values("group_id").annotate(replies=Sum("replies")).order_by()
     since, until = _instants(scope, start, end)
     interacted = Interaction.objects.filter(member_id=OuterRef("pk"), occurred_at__gte=since, occurred_at__lt=until)
@@ -489,17 +564,11 @@ def community_economics(*, scope: KpiScope, start: date, end: date) -> Economics
         interacted = interacted.filter(bot_id=scope.bot_id)
     engaged_members = scope_members(scope, group_id=scope.group_id).filter(Exists(interacted))
     engagement = engaged_members.values("group_id").annotate(engaged=Count("pk")).order_by()
-    money = (
-        _rollups(scope, start, end, model=IntentRevenue)
-        .values("group_id", "intent", "currency", group_name=F("group__name"))
-        .annotate(purchases=Sum("purchases"), net=Sum("net"))
-        .order_by()
-    )
 
     names: dict[Any, str] = {}
     group_interactions: dict[Any, int] = defaultdict(int)
     intent_interactions: dict[str | None, int] = defaultdict(int)
-    for active in activity:
+    for active in by_intent.activity:
         names[active["group_id"]] = active["group_name"]
         group_interactions[active["group_id"]] += active["interactions"]
         intent_interactions[active["intent"]] += active["interactions"]
@@ -514,7 +583,7 @@ def community_economics(*, scope: KpiScope, start: date, end: date) -> Economics
     intent_revenue: dict[str | None, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     intent_purchases: dict[str | None, int] = defaultdict(int)
     total_revenue: dict[str, int] = defaultdict(int)
-    for earned in money:
+    for earned in by_intent.money:
         intent, currency, net = earned["intent"], earned["currency"], earned["net"]
         names.setdefault(earned["group_id"], earned["group_name"] or UNATTRIBUTED)
         intent_purchases[intent] += earned["purchases"]

@@ -6,6 +6,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from analytics.insights import community_economics, intent_figures, top_intents, top_intents_of
+from analytics.selectors import KpiScope
 from analytics.services import kpi_aggregate_tenant
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
@@ -217,6 +219,11 @@ def test_top_intents_with_unhandled_share_sentiment_and_attributed_money(world, 
     assert (none["unhandled_share"], none["purchases"], none["revenue"]) == (1.0, 0, {})
     limited = api.get(f"{BASE}/intents/", {**params, "limit": "1"}).json()["intents"]
     assert [row["intent"] for row in limited] == ["price"]
+    # The analytics page shapes the same rows from intent figures it reads once for economics too.
+    scope = KpiScope(tenant=world["tenant"])
+    read_once = intent_figures(scope=scope, start=day, end=day)
+    for limit in (10, 1):
+        assert top_intents_of(read_once, limit=limit) == top_intents(scope=scope, start=day, end=day, limit=limit)
 
 
 # --- Sentiment trend ---------------------------------------------------------------------------------------------
@@ -303,6 +310,11 @@ def test_community_economics_per_group_engaged_member_reply_and_intent(world, ap
     one_group = api.get(f"{BASE}/economics/", {**params, "group": str(bot.group_id)}).json()
     assert [row["group_name"] for row in one_group["groups"]] == ["Anglers"]
     assert one_group["totals"]["revenue"] == {"EUR": 300, "USD": 5000}
+    # Given intent figures read already (the analytics page's way), the same economics.
+    for scope in (KpiScope(tenant=world["tenant"]), KpiScope(tenant=world["tenant"], group_id=bot.group_id)):
+        read_once = intent_figures(scope=scope, start=day, end=day)
+        given = community_economics(scope=scope, start=day, end=day, by_intent=read_once)
+        assert given == community_economics(scope=scope, start=day, end=day)
 
 
 # --- Tenancy, parameters, queries --------------------------------------------------------------------------------
