@@ -375,7 +375,34 @@ def top_intents(*, scope: KpiScope, start: date, end: date, limit: int = 10) -> 
     return rows
 
 
-def top_intents_of(intents: "IntentFigures", *, limit: int = 10) -> list[IntentRow]:
+@dataclass(frozen=True)
+class IntentFigures:
+    """A range's intent rollups by group and intent (interactions, unhandled, sentiment sum) and its intent revenue
+    by group, intent and currency: what community economics and top intents are both shaped from, read once."""
+
+    activity: list[dict[str, Any]]
+    money: list[dict[str, Any]]
+
+
+def intent_figures(*, scope: KpiScope, start: date, end: date) -> IntentFigures:
+    """Two grouped queries over the intent rollups, whatever the range."""
+    activity = (
+        _intent_rollups(scope, start, end)
+        .values("group_id", "intent", group_name=F("group__name"))
+        .annotate(interactions=Sum("interactions"), unhandled=Sum("unhandled"), sentiment_sum=Sum("sentiment_sum"))
+        .filter(interactions__gt=0)
+        .order_by()
+    )
+    money = (
+        _rollups(scope, start, end, model=IntentRevenue)
+        .values("group_id", "intent", "currency", group_name=F("group__name"))
+        .annotate(purchases=Sum("purchases"), net=Sum("net"))
+        .order_by()
+    )
+    return IntentFigures(activity=list(activity), money=list(money))
+
+
+def top_intents_of(intents: IntentFigures, *, limit: int = 10) -> list[IntentRow]:
     """`top_intents` shaped from intent figures already read (by group and intent), with no query of its own: the
     same rows, for a page that shows community economics too. Ties are broken by name in code-point order:
     PostgreSQL's own order under a C collation (as on the machines here); under another collation, `top_intents`
@@ -513,33 +540,6 @@ def _economics_figures(revenue: dict[str, int], interactions: int, engaged: int,
         revenue_per_engaged_member=_money_ratio(revenue, engaged),
         revenue_per_1000_replies=_money_ratio(revenue, replies, per=1000),
     )
-
-
-@dataclass(frozen=True)
-class IntentFigures:
-    """A range's intent rollups by group and intent (interactions, unhandled, sentiment sum) and its intent revenue
-    by group, intent and currency: what community economics and top intents are both shaped from, read once."""
-
-    activity: list[dict[str, Any]]
-    money: list[dict[str, Any]]
-
-
-def intent_figures(*, scope: KpiScope, start: date, end: date) -> IntentFigures:
-    """Two grouped queries over the intent rollups, whatever the range."""
-    activity = (
-        _intent_rollups(scope, start, end)
-        .values("group_id", "intent", group_name=F("group__name"))
-        .annotate(interactions=Sum("interactions"), unhandled=Sum("unhandled"), sentiment_sum=Sum("sentiment_sum"))
-        .filter(interactions__gt=0)
-        .order_by()
-    )
-    money = (
-        _rollups(scope, start, end, model=IntentRevenue)
-        .values("group_id", "intent", "currency", group_name=F("group__name"))
-        .annotate(purchases=Sum("purchases"), net=Sum("net"))
-        .order_by()
-    )
-    return IntentFigures(activity=list(activity), money=list(money))
 
 
 def community_economics(
