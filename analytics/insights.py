@@ -18,13 +18,13 @@ from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any, TypedDict
 
-from django.db.models import Count, DateField, Exists, F, Max, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, DateField, Exists, F, OuterRef, Q, QuerySet, Sum
 from django.db.models.expressions import Combinable
 from django.db.models.functions import TruncMonth, TruncWeek
 
-from analytics.models import IntentRevenue, IntentRollup, MemberDay, RetentionCell
+from analytics.models import IntentRevenue, IntentRollup, RetentionCell
 from analytics.periods import period_start, periods_between
-from analytics.selectors import KpiScope, _rollups, intent_ranking, scope_members
+from analytics.selectors import KpiScope, _rollups, distinct_active_members_in_ranges, intent_ranking, scope_members
 from analytics.services import day_bounds
 from bots.models import Interaction
 from bots.selectors import bot_list
@@ -47,14 +47,13 @@ def _instants(scope: KpiScope, start: date, end: date) -> tuple[datetime, dateti
     return day_bounds(day=start, zone=zone)[0], day_bounds(day=end, zone=zone)[1]
 
 
-def _member_days(scope: KpiScope, start: date, end: date) -> QuerySet[MemberDay]:
-    rows = MemberDay.objects.for_tenant(scope.tenant).filter(day__gte=start, day__lte=end)
+def _member_groups(scope: KpiScope) -> Any:
+    """The group whose members a scope counts (a bot's by a subquery, which costs no query of its own), or None."""
     if scope.group_id is not None:
-        rows = rows.filter(group_id=scope.group_id)
+        return scope.group_id
     if scope.bot_id is not None:
-        # A subquery rather than a lookup first: the bot's group costs no query of its own.
-        rows = rows.filter(group_id__in=bot_list(tenant=scope.tenant).filter(pk=scope.bot_id).values("group_id"))
-    return rows
+        return bot_list(tenant=scope.tenant).filter(pk=scope.bot_id).values("group_id")
+    return None
 
 
 def _interactions(scope: KpiScope, start: date, end: date) -> QuerySet[Interaction]:
@@ -116,21 +115,17 @@ def active_members_rolling(*, scope: KpiScope, end: date) -> ActiveMembers:
     """DAU (the day `end`), WAU (the 7 days ending on it), MAU (the 30 days ending on it), counted exactly as
     distinct members in one query, and stickiness DAU/MAU. A member is one person in one group."""
     wau_start, mau_start = end - timedelta(days=6), end - timedelta(days=29)
-    # Each member's last active day of the 30, then three counts over those: one pass, no distinct sorts.
-    last_days = _member_days(scope, mau_start, end).values("member_id").annotate(last=Max("day")).order_by()
-    counts = last_days.aggregate(
-        dau=Count("member_id", filter=Q(last=end)),
-        wau=Count("member_id", filter=Q(last__gte=wau_start)),
-        mau=Count("member_id"),
+    dau, wau, mau = distinct_active_members_in_ranges(
+        scope, [(end, end), (wau_start, end), (mau_start, end)], group_id=_member_groups(scope)
     )
     return ActiveMembers(
         end=end,
-        dau=counts["dau"],
-        wau=counts["wau"],
+        dau=dau,
+        wau=wau,
         wau_start=wau_start,
-        mau=counts["mau"],
+        mau=mau,
         mau_start=mau_start,
-        stickiness=_share(counts["dau"], counts["mau"]),
+        stickiness=_share(dau, mau),
     )
 
 

@@ -2,9 +2,9 @@
 
 A bounded number of queries for any range: the range's rollup rows summed by the database per period, and the
 previous period's summed whole (a year is 53 rows by week, not 1,500 rollup rows decoded and added up in Python);
-distinct active members overall by one index probe per member; per period from the counts the rebuild stores for
-whole days, weeks and months, and live for the at most two periods the range's ends cut through. Every figure is
-exact.
+distinct active members overall by one read of the scope's member-years (a byte per day of the year); per period
+from the counts the rebuild stores for whole days, weeks and months, and live for the at most two periods the range's
+ends cut through. Every figure is exact.
 """
 
 import json
@@ -19,18 +19,18 @@ from django.db.models import (
     Case,
     Count,
     DateField,
-    Exists,
     F,
     Field,
     Func,
+    IntegerField,
     JSONField,
-    OuterRef,
     QuerySet,
     Sum,
     Value,
     When,
 )
 from django.db.models.functions import Cast, TruncMonth, TruncWeek
+from django.db.models.lookups import GreaterThan
 
 from analytics.histogram import BUCKETS, histogram_percentile
 from analytics.models import (
@@ -39,7 +39,7 @@ from analytics.models import (
     DailyRollup,
     IntentRevenue,
     IntentRollup,
-    MemberDay,
+    MemberYear,
 )
 from analytics.periods import period_end, periods_between
 from groups.models import Member
@@ -76,26 +76,67 @@ def scope_members(scope: KpiScope, *, group_id: Any = None) -> QuerySet[Member]:
     return members if group_id is None else members.filter(group_id=group_id)
 
 
+def year_day_offset(day: date) -> int:
+    """Where `day` sits in its year's member-year bytes (0 for the 1st of January)."""
+    return day.timetuple().tm_yday - 1
+
+
+class _FirstActiveByte(Func):
+    """The 1-based position of the first b"1" in SUBSTRING(days, from, for), 0 when there is none: a byte search,
+    so neither backend counts characters."""
+
+    output_field = IntegerField()
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        template = "POSITION('\\x31'::bytea IN SUBSTRING(%(expressions)s))"
+        return self.as_sql(compiler, connection, template=template, **extra_context)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra_context: Any) -> Any:
+        return self.as_sql(compiler, connection, template="INSTR(SUBSTR(%(expressions)s), X'31')", **extra_context)
+
+
+def active_day_position(start: date, end: date) -> Func:
+    """On member-year rows: above 0 when the member was active on a day of start..end (rows of a year the range
+    does not reach search nothing)."""
+    clipped = {
+        year: (max(start, date(year, 1, 1)), min(end, date(year, 12, 31))) for year in range(start.year, end.year + 1)
+    }
+    bounds = {year: (year_day_offset(first) + 1, (last - first).days + 1) for year, (first, last) in clipped.items()}
+    if len(bounds) == 1:
+        [(position, length)] = bounds.values()
+        return _FirstActiveByte("days", Value(position), Value(length))
+    positions = Case(*[When(year=year, then=Value(position)) for year, (position, _) in bounds.items()], default=1)
+    lengths = Case(*[When(year=year, then=Value(length)) for year, (_, length) in bounds.items()], default=0)
+    return _FirstActiveByte("days", positions, lengths)
+
+
 def distinct_active_members(scope: KpiScope, start: date, end: date, *, group_id: Any) -> int:
-    """Members with at least one member-day in start..end: one index probe per member of the scope, so a year
-    costs what a week does (the planner scans the member-days instead when the range holds fewer of them)."""
-    # The tenant narrows the member-days too, so a short range can be read from the key's (tenant, day) prefix.
-    active = MemberDay.objects.filter(tenant=scope.tenant, member_id=OuterRef("pk"), day__gte=start, day__lte=end)
-    return scope_members(scope, group_id=group_id).filter(Exists(active)).count()
+    """Members with at least one member-day in start..end."""
+    [active] = distinct_active_members_in_ranges(scope, [(start, end)], group_id=group_id)
+    return active
 
 
 def distinct_active_members_in_ranges(
     scope: KpiScope, ranges: Iterable[tuple[date, date]], *, group_id: Any
 ) -> list[int]:
-    """`distinct_active_members` of each (start, end), in one statement: one index-only probe per member and range.
-    The probes name no tenant (the members are the tenant's), so each reads the (member, day) index alone."""
+    """`distinct_active_members` of each (start, end), in one statement over the scope's member-years of the years
+    the ranges reach (`group_id` may be a subquery of group ids)."""
+    ranges = list(ranges)
+    years = MemberYear.objects.for_tenant(scope.tenant).filter(
+        year__gte=min(start.year for start, _ in ranges), year__lte=max(end.year for _, end in ranges)
+    )
+    if isinstance(group_id, QuerySet):
+        years = years.filter(group_id__in=group_id)
+    elif group_id is not None:
+        years = years.filter(group_id=group_id)
     counts = {
+        # A member has a row per year: a range across years counts each member once.
         f"range_{index}": Count(
-            "pk", filter=Exists(MemberDay.objects.filter(member_id=OuterRef("pk"), day__gte=start, day__lte=end))
+            "member_id", filter=GreaterThan(active_day_position(start, end), 0), distinct=start.year != end.year
         )
         for index, (start, end) in enumerate(ranges)
     }
-    figures = scope_members(scope, group_id=group_id).aggregate(**counts)
+    figures = years.aggregate(**counts)
     return [figures[name] for name in counts]
 
 

@@ -33,9 +33,11 @@ from analytics.models import (
     IntentRollup,
     MemberDay,
     MemberFirstDay,
+    MemberYear,
     RetentionCell,
 )
 from analytics.periods import period_end, period_start
+from analytics.selectors import active_day_position, year_day_offset
 from bots.models import Interaction, ReplyPart
 from groups.models import Message
 from monetization.models import Click, Conversion
@@ -96,6 +98,7 @@ def kpi_days_rebuild(*, tenant: Tenant, first: date, last: date) -> int:
             for offset in range((last - first).days + 1)
         )
         _active_members_rebuild(tenant=tenant, first=first, last=last)
+        _member_years_rebuild(tenant=tenant, first=first, last=last)
         _retention_rebuild(tenant=tenant, first=first, last=last)
         _intent_rollups_rebuild(tenant=tenant, first=first, last=last)
         return rows
@@ -180,6 +183,43 @@ def _active_members_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
             for row in per_period.annotate(members=Count("member_id", distinct=truncate is not None))
         )  # fmt: skip
     ActiveMembers.objects.bulk_create(counts)
+
+
+def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
+    """Rewrites the bytes of first..last in the member-years from the member-days just rebuilt: those of the members
+    active in the span, and of the members who were (their bytes there are cleared, and a year left with no active
+    day loses its row)."""
+    for year in range(first.year, last.year + 1):
+        span_first, span_last = max(first, date(year, 1, 1)), min(last, date(year, 12, 31))
+        offset, length = year_day_offset(span_first), (span_last - span_first).days + 1
+        span_days = MemberDay.objects.filter(tenant=tenant, day__gte=span_first, day__lte=span_last)
+        spans: dict[Any, tuple[Any, bytearray]] = {}
+        for member_id, group_id, day in span_days.values_list("member_id", "group_id", "day").iterator(10_000):
+            _, span = spans.setdefault(member_id, (group_id, bytearray(b"0" * length)))
+            span[(day - span_first).days] = ord("1")
+        stored = (
+            MemberYear.objects.filter(tenant=tenant, year=year)
+            .alias(active_at=active_day_position(span_first, span_last))
+            .filter(Q(member_id__in=span_days.values("member_id")) | Q(active_at__gt=0))
+        )
+        years = {
+            member_id: (group_id, bytes(days))
+            for member_id, group_id, days in stored.values_list("member_id", "group_id", "days")
+        }
+        idle = bytearray(b"0" * length)
+        for member_id in spans.keys() | years.keys():
+            group_id, span = spans.get(member_id) or (years[member_id][0], idle)
+            _, days = years.get(member_id, (group_id, b"0" * MemberYear.YEAR_DAYS))
+            years[member_id] = (group_id, days[:offset] + span + days[offset + length :])
+        stored.delete()
+        MemberYear.objects.bulk_create(
+            (
+                MemberYear(tenant=tenant, year=year, member_id=member_id, group_id=group_id, days=days)
+                for member_id, (group_id, days) in years.items()
+                if b"1" in days
+            ),
+            batch_size=2000,
+        )
 
 
 def _retention_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
@@ -534,6 +574,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
             rollup_rows, *_others = cursor.fetchone()
             cursor.execute(_RANGE_GROUPED_DROP_SQL)
         _active_members_rebuild(tenant=tenant, first=first, last=last)
+        _member_years_rebuild(tenant=tenant, first=first, last=last)
         _retention_rebuild(tenant=tenant, first=first, last=last)
     return int(rollup_rows)
 

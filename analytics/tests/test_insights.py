@@ -86,6 +86,20 @@ def test_dau_wau_and_mau_count_distinct_members_in_their_windows(world, api):
     assert api.get(f"{BASE}/active-members/", {"end": "2026-11-01"}).json()["dau"] == 0
 
 
+def test_windows_reaching_into_the_previous_year_count_each_member_once(world, api):
+    bot, _ = world["bots"]
+    ana, bo, _ = world["members"][bot.pk]
+    _message(world, bot=bot, member=ana, at=_at(date(2025, 12, 20), 9))
+    _message(world, bot=bot, member=ana, at=_at(date(2026, 1, 2), 9))
+    _message(world, bot=bot, member=bo, at=_at(date(2025, 12, 31), 9))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+
+    figures = api.get(f"{BASE}/active-members/", {"end": "2026-01-03"}).json()
+
+    assert (figures["dau"], figures["wau"], figures["mau"]) == (0, 2, 2)
+    assert api.get(f"{BASE}/active-members/", {"end": "2026-01-02"}).json()["dau"] == 1
+
+
 def test_active_members_narrow_to_a_group_or_to_a_bots_group(world, api):
     bot, other_bot = world["bots"]
     day = date(2026, 10, 20)

@@ -1,11 +1,13 @@
 """KPI rollups and the KPI API: figures equal a direct computation from raw rows, however the job runs."""
 
+import importlib
 import json
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -13,9 +15,9 @@ from hypothesis import strategies as st
 
 from analytics import services as analytics_services
 from analytics.histogram import histogram_of, histogram_percentile
-from analytics.models import AggregationWatermark, DailyRollup, IntentRevenue, IntentRollup
+from analytics.models import AggregationWatermark, DailyRollup, IntentRevenue, IntentRollup, MemberYear
 from analytics.periods import period_start
-from analytics.selectors import KpiScope, kpi_report
+from analytics.selectors import KpiScope, distinct_active_members_in_ranges, kpi_report
 from analytics.services import day_spans, kpi_aggregate_tenant, kpi_finalize_yesterday
 from bots.models import Interaction
 from bots.tests.factories import BotFactory, InteractionFactory
@@ -163,6 +165,47 @@ def test_running_twice_or_after_a_crash_gives_the_same_figures(world, monkeypatc
     kpi_aggregate_tenant(tenant=world["tenant"])  # the watermark did not move: the next run finishes the job
 
     assert sorted(DailyRollup.objects.values_list("day", "messages", "interactions", "replies")) == clean
+
+
+def test_a_day_rebuilt_without_a_members_messages_clears_that_day_from_their_year(world):
+    tenant, bot = world["tenant"], world["bots"][0]
+    member = world["members"][bot.pk][0]
+    first_day, second_day = date(2026, 3, 1), date(2026, 3, 9)
+    first = _message(world, bot=bot, member=member, at=_at(first_day, 9))
+    second = _message(world, bot=bot, member=member, at=_at(second_day, 9))
+    kpi_aggregate_tenant(tenant=tenant)
+    scope = KpiScope(tenant=tenant)
+    assert distinct_active_members_in_ranges(
+        scope, [(first_day, first_day), (second_day, second_day), (date(2026, 3, 2), date(2026, 3, 8))], group_id=None
+    ) == [1, 1, 0]
+
+    second.delete()
+    analytics_services.kpi_day_rebuild(tenant=tenant, day=second_day)
+    assert distinct_active_members_in_ranges(
+        scope, [(first_day, first_day), (second_day, second_day), (first_day, second_day)], group_id=None
+    ) == [1, 0, 1]
+
+    first.delete()
+    analytics_services.kpi_day_rebuild(tenant=tenant, day=first_day)
+    assert not MemberYear.objects.filter(tenant=tenant).exists()
+
+
+def test_the_migration_fills_member_years_equal_to_the_rebuilds(world):
+    fill = importlib.import_module("analytics.migrations.0010_member_years").member_years_from_member_days
+    tenant, (bot, other_bot) = world["tenant"], world["bots"]
+    for offset, member in enumerate([*world["members"][bot.pk], *world["members"][other_bot.pk][:1]]):
+        group_bot = bot if member.group_id == bot.group_id else other_bot
+        for day in (date(2025, 12, 31 - offset), date(2026, 1, 1 + offset), date(2026, 7, 4)):
+            _message(world, bot=group_bot, member=member, at=_at(day, 9))
+    kpi_aggregate_tenant(tenant=tenant)
+    fields = ("member_id", "group_id", "year", "days")
+    rebuilt = sorted((*row[:3], bytes(row[3])) for row in MemberYear.objects.values_list(*fields))
+    assert len(rebuilt) == 8
+
+    MemberYear.objects.all().delete()
+    fill(django_apps, None)
+
+    assert sorted((*row[:3], bytes(row[3])) for row in MemberYear.objects.values_list(*fields)) == rebuilt
 
 
 def test_day_spans_are_runs_of_consecutive_days_at_most_max_days_long():
@@ -362,13 +405,14 @@ def _direct(tenant, *, start, end, bot=None, group=None):
     traffic=events,
     granularity=st.sampled_from(["day", "week", "month"]),
     scope=st.sampled_from(["all", "bot", "group"]),
+    first_day=st.sampled_from([date(2026, 9, 1), date(2025, 12, 10)]),  # the second crosses into a new year
 )
-def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, scope):
+def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, scope, first_day):
     tenant = TenantFactory(time_zone=CHICAGO)
     bots = [BotFactory(tenant=tenant, group=GroupFactory(tenant=tenant)) for _ in range(2)]
     members = [[MemberFactory(tenant=tenant, group=bot.group) for _ in range(3)] for bot in bots]
     source = MonetizationSourceFactory(tenant=tenant)
-    base = datetime(2026, 9, 1, tzinfo=UTC)
+    base = datetime.combine(first_day, datetime.min.time(), tzinfo=UTC)
     for index, (offset, hour, which, who, kind, response_ms) in enumerate(traffic):
         at = base + timedelta(days=offset, hours=hour)
         bot, member = bots[which], members[which][who]
@@ -389,7 +433,7 @@ def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, 
                               occurred_at=at + timedelta(hours=1))  # fmt: skip
     kpi_aggregate_tenant(tenant=tenant)
 
-    start, end = date(2026, 8, 31), date(2026, 10, 20)
+    start, end = first_day - timedelta(days=1), first_day + timedelta(days=49)
     bot = bots[0] if scope == "bot" else None
     group = bots[1].group if scope == "group" else None
     report = kpi_report(
