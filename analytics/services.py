@@ -191,35 +191,86 @@ def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
     day loses its row)."""
     for year in range(first.year, last.year + 1):
         span_first, span_last = max(first, date(year, 1, 1)), min(last, date(year, 12, 31))
-        offset, length = year_day_offset(span_first), (span_last - span_first).days + 1
-        span_days = MemberDay.objects.filter(tenant=tenant, day__gte=span_first, day__lte=span_last)
-        spans: dict[Any, tuple[Any, bytearray]] = {}
-        for member_id, group_id, day in span_days.values_list("member_id", "group_id", "day").iterator(10_000):
-            _, span = spans.setdefault(member_id, (group_id, bytearray(b"0" * length)))
-            span[(day - span_first).days] = ord("1")
-        stored = (
-            MemberYear.objects.filter(tenant=tenant, year=year)
-            .alias(active_at=active_day_position(span_first, span_last))
-            .filter(Q(member_id__in=span_days.values("member_id")) | Q(active_at__gt=0))
-        )
-        years = {
-            member_id: (group_id, bytes(days))
-            for member_id, group_id, days in stored.values_list("member_id", "group_id", "days")
-        }
-        idle = bytearray(b"0" * length)
-        for member_id in spans.keys() | years.keys():
-            group_id, span = spans.get(member_id) or (years[member_id][0], idle)
-            _, days = years.get(member_id, (group_id, b"0" * MemberYear.YEAR_DAYS))
-            years[member_id] = (group_id, days[:offset] + span + days[offset + length :])
-        stored.delete()
-        MemberYear.objects.bulk_create(
-            (
-                MemberYear(tenant=tenant, year=year, member_id=member_id, group_id=group_id, days=days)
-                for member_id, (group_id, days) in years.items()
-                if b"1" in days
-            ),
-            batch_size=2000,
-        )
+        if connection.vendor == "postgresql":
+            _member_year_span_sql(tenant=tenant, year=year, first=span_first, last=span_last)
+        else:
+            _member_year_span_python(tenant=tenant, year=year, first=span_first, last=span_last)
+
+
+# One year's span of member-years rewritten where the member-days are: each member's days of the span OR-ed as bits
+# and written out as b"0"/b"1" (a year of 2,000 members' half-million member-days in ~0.1 s; through Python, 3 s),
+# spliced into the stored bytes of the members active in the span or before the rebuild; then the rows with no active
+# day left are dropped.
+_MEMBER_YEAR_SPAN_SQL = (
+    """
+WITH span AS (
+  SELECT member_id, (array_agg(group_id))[1] AS group_id,
+         convert_to(bit_or(B'1'::bit({length}) >> (day - %(first)s::date))::text, 'SQL_ASCII') AS days
+  FROM {member_day} WHERE tenant_id = %(tenant)s AND day BETWEEN %(first)s AND %(last)s
+  GROUP BY member_id
+), stored AS (
+  SELECT member_id, group_id, days FROM {member_year}
+  WHERE tenant_id = %(tenant)s AND year = %(year)s
+    AND (member_id IN (SELECT member_id FROM span)
+         OR position('\\x31'::bytea IN substring(days, %(position)s, {length})) > 0)
+)
+INSERT INTO {member_year} (tenant_id, year, member_id, group_id, days, created_at)
+SELECT %(tenant)s, %(year)s, member_id, coalesce(span.group_id, stored.group_id),
+       overlay(coalesce(stored.days, convert_to(repeat('0', {year_days}), 'SQL_ASCII'))
+               placing coalesce(span.days, convert_to(repeat('0', {length}), 'SQL_ASCII'))
+               from %(position)s for {length}),
+       %(now)s
+FROM span FULL JOIN stored USING (member_id)
+ON CONFLICT (tenant_id, year, member_id) DO UPDATE SET days = excluded.days, group_id = excluded.group_id
+""",
+    """
+DELETE FROM {member_year} WHERE tenant_id = %(tenant)s AND year = %(year)s AND position('\\x31'::bytea IN days) = 0
+""",
+)
+
+
+def _member_year_span_sql(*, tenant: Tenant, year: int, first: date, last: date) -> None:
+    tables = {"member_day": MemberDay._meta.db_table, "member_year": MemberYear._meta.db_table}
+    sizes = {"length": (last - first).days + 1, "year_days": MemberYear.YEAR_DAYS}  # integers: a bit type's length
+    params: dict[str, Any] = {
+        "tenant": tenant.pk, "year": year, "first": first, "last": last, "position": year_day_offset(first) + 1,
+        "now": timezone.now(),
+    }  # fmt: skip
+    with connection.cursor() as cursor:
+        for statement in _MEMBER_YEAR_SPAN_SQL:
+            cursor.execute(statement.format(**tables, **sizes), params)
+
+
+def _member_year_span_python(*, tenant: Tenant, year: int, first: date, last: date) -> None:
+    offset, length = year_day_offset(first), (last - first).days + 1
+    span_days = MemberDay.objects.filter(tenant=tenant, day__gte=first, day__lte=last)
+    spans: dict[Any, tuple[Any, bytearray]] = {}
+    for member_id, group_id, day in span_days.values_list("member_id", "group_id", "day").iterator(10_000):
+        _, span = spans.setdefault(member_id, (group_id, bytearray(b"0" * length)))
+        span[(day - first).days] = ord("1")
+    stored = (
+        MemberYear.objects.filter(tenant=tenant, year=year)
+        .alias(active_at=active_day_position(first, last))
+        .filter(Q(member_id__in=span_days.values("member_id")) | Q(active_at__gt=0))
+    )
+    years = {
+        member_id: (group_id, bytes(days))
+        for member_id, group_id, days in stored.values_list("member_id", "group_id", "days")
+    }
+    idle = bytearray(b"0" * length)
+    for member_id in spans.keys() | years.keys():
+        group_id, span = spans.get(member_id) or (years[member_id][0], idle)
+        _, days = years.get(member_id, (group_id, b"0" * MemberYear.YEAR_DAYS))
+        years[member_id] = (group_id, days[:offset] + span + days[offset + length :])
+    stored.delete()
+    MemberYear.objects.bulk_create(
+        (
+            MemberYear(tenant=tenant, year=year, member_id=member_id, group_id=group_id, days=days)
+            for member_id, (group_id, days) in years.items()
+            if b"1" in days
+        ),
+        batch_size=2000,
+    )
 
 
 def _retention_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
