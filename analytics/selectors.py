@@ -111,17 +111,11 @@ def active_day_position(start: date, end: date) -> Func:
     return _FirstActiveByte("days", positions, lengths)
 
 
-def distinct_active_members(scope: KpiScope, start: date, end: date, *, group_id: Any) -> int:
-    """Members with at least one member-day in start..end."""
-    [active] = distinct_active_members_in_ranges(scope, [(start, end)], group_id=group_id)
-    return active
-
-
 def distinct_active_members_in_ranges(
     scope: KpiScope, ranges: Iterable[tuple[date, date]], *, group_id: Any
 ) -> list[int]:
-    """`distinct_active_members` of each (start, end), in one statement over the scope's member-years of the years
-    the ranges reach (`group_id` may be a subquery of group ids)."""
+    """Members with at least one member-day in each (start, end), in one statement over the scope's member-years of
+    the years the ranges reach (`group_id` may be a subquery of group ids)."""
     ranges = list(ranges)
     years = MemberYear.objects.for_tenant(scope.tenant).filter(
         year__gte=min(start.year for start, _ in ranges), year__lte=max(end.year for _, end in ranges)
@@ -144,23 +138,28 @@ def distinct_active_members_in_ranges(
     return [figures[name] for name in active]
 
 
-def _active_members_by_period(
+def _cut_periods(start: date, end: date, granularity: str) -> dict[date, tuple[date, date]]:
+    """The at most two weeks or months the range's ends cut through, each with its days inside the range."""
+    periods = periods_between(start, end, granularity)
+    cut = {}
+    for period in (periods[0], periods[-1]):
+        first, last = max(period, start), min(period_end(period, granularity), end)
+        if (first, last) != (period, period_end(period, granularity)):
+            cut[period] = (first, last)
+    return cut
+
+
+def _stored_active_members(
     scope: KpiScope, start: date, end: date, granularity: str, *, group_id: Any
 ) -> dict[date, int]:
-    """Whole periods from the counts the rebuild stored; a week or month cut by the range's ends is counted live
-    over the days inside the range (at most two such periods)."""
+    """Each whole period's distinct active members, from the counts the rebuild stored."""
     periods = periods_between(start, end, granularity)
     stored = ActiveMembers.objects.for_tenant(scope.tenant).filter(
         granularity=granularity, period__gte=periods[0], period__lte=periods[-1]
     )
     if group_id is not None:
         stored = stored.filter(group_id=group_id)
-    by_period = dict(stored.values("period").annotate(n=Sum("members")).values_list("period", "n"))
-    for period in {periods[0], periods[-1]}:
-        first, last = max(period, start), min(period_end(period, granularity), end)
-        if (first, last) != (period, period_end(period, granularity)):
-            by_period[period] = distinct_active_members(scope, first, last, group_id=group_id)
-    return by_period
+    return dict(stored.values("period").annotate(n=Sum("members")).values_list("period", "n"))
 
 
 class _JsonArray(Aggregate):
@@ -295,10 +294,16 @@ def kpi_report(
     previous_start, previous_end = start - timedelta(days=length), start - timedelta(days=1)
 
     by_period, previous = _sums_by_period(scope, start, end, granularity, previous_start=previous_start)
-    active, previous_active = distinct_active_members_in_ranges(
-        scope, [(start, end), (previous_start, previous_end)], group_id=member_group
+    # The range, the previous period and the periods the range's ends cut through are counted live, in one
+    # statement; whole periods come from the stored counts.
+    cut = _cut_periods(start, end, granularity)
+    active, previous_active, *cut_active = distinct_active_members_in_ranges(
+        scope, [(start, end), (previous_start, previous_end), *cut.values()], group_id=member_group
     )
-    active_by_period = _active_members_by_period(scope, start, end, granularity, group_id=member_group)
+    active_by_period = {
+        **_stored_active_members(scope, start, end, granularity, group_id=member_group),
+        **dict(zip(cut, cut_active, strict=True)),
+    }
 
     nothing = _Sums.total(())
     series = [
