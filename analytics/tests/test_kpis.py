@@ -190,6 +190,32 @@ def test_a_day_rebuilt_without_a_members_messages_clears_that_day_from_their_yea
     assert not MemberYear.objects.filter(tenant=tenant).exists()
 
 
+def test_rebuilding_an_unchanged_day_writes_no_member_year(world):
+    """The job rebuilds today every few minutes: unchanged member-years must not become dead rows each time."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row write counters: PostgreSQL's statistics views")
+    tenant, bot = world["tenant"], world["bots"][0]
+    day = date(2026, 3, 1)
+    for member in world["members"][bot.pk]:
+        _message(world, bot=bot, member=member, at=_at(day, 9))
+    kpi_aggregate_tenant(tenant=tenant)
+
+    def writes():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT n_tup_ins + n_tup_upd + n_tup_del FROM pg_stat_xact_user_tables WHERE relname = %s",
+                [MemberYear._meta.db_table],
+            )
+            return cursor.fetchone()[0]
+
+    before = writes()
+    analytics_services.kpi_day_rebuild(tenant=tenant, day=day)
+    assert writes() == before
+    assert MemberYear.objects.filter(tenant=tenant).count() == 3
+
+
 def test_the_migration_fills_member_years_equal_to_the_rebuilds(world):
     fill = importlib.import_module("analytics.migrations.0010_member_years").member_years_from_member_days
     tenant, (bot, other_bot) = world["tenant"], world["bots"]
