@@ -97,15 +97,12 @@ class _FirstActiveByte(Func):
 
 
 def active_day_position(start: date, end: date) -> Func:
-    """On member-year rows: above 0 when the member was active on a day of start..end (rows of a year the range
-    does not reach search nothing)."""
+    """On member-year rows: above 0 when the member was active on a day of start..end. A row of a year the range
+    does not reach searches nothing: the rows read may span more years than this range does."""
     clipped = {
         year: (max(start, date(year, 1, 1)), min(end, date(year, 12, 31))) for year in range(start.year, end.year + 1)
     }
     bounds = {year: (year_day_offset(first) + 1, (last - first).days + 1) for year, (first, last) in clipped.items()}
-    if len(bounds) == 1:
-        [(position, length)] = bounds.values()
-        return _FirstActiveByte("days", Value(position), Value(length))
     positions = Case(*[When(year=year, then=Value(position)) for year, (position, _) in bounds.items()], default=1)
     lengths = Case(*[When(year=year, then=Value(length)) for year, (_, length) in bounds.items()], default=0)
     return _FirstActiveByte("days", positions, lengths)

@@ -92,6 +92,8 @@ def test_windows_reaching_into_the_previous_year_count_each_member_once(world, a
     _message(world, bot=bot, member=ana, at=_at(date(2025, 12, 20), 9))
     _message(world, bot=bot, member=ana, at=_at(date(2026, 1, 2), 9))
     _message(world, bot=bot, member=bo, at=_at(date(2025, 12, 31), 9))
+    # A year before the end day, outside every window: a day-of-year read on the wrong year's row would count it.
+    _message(world, bot=bot, member=bo, at=_at(date(2025, 1, 3), 9))
     kpi_aggregate_tenant(tenant=world["tenant"])
 
     figures = api.get(f"{BASE}/active-members/", {"end": "2026-01-03"}).json()

@@ -216,6 +216,25 @@ def test_rebuilding_an_unchanged_day_writes_no_member_year(world):
     assert MemberYear.objects.filter(tenant=tenant).count() == 3
 
 
+def test_ranges_of_one_year_ignore_the_other_years_read_with_them(world):
+    tenant, bot = world["tenant"], world["bots"][0]
+    member = world["members"][bot.pk][0]
+    _message(world, bot=bot, member=member, at=_at(date(2025, 3, 5), 9))
+    kpi_aggregate_tenant(tenant=tenant)
+
+    counts = distinct_active_members_in_ranges(
+        KpiScope(tenant=tenant),
+        [
+            (date(2026, 3, 5), date(2026, 3, 5)),  # the same day of the year as the member's, a year on
+            (date(2025, 12, 1), date(2026, 1, 10)),  # across the new year: both years' rows are read
+            (date(2025, 3, 5), date(2025, 3, 5)),
+        ],
+        group_id=None,
+    )
+
+    assert counts == [0, 0, 1]
+
+
 def test_the_migration_fills_member_years_equal_to_the_rebuilds(world):
     fill = importlib.import_module("analytics.migrations.0010_member_years").member_years_from_member_days
     tenant, (bot, other_bot) = world["tenant"], world["bots"]
@@ -444,6 +463,8 @@ def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, 
         bot, member = bots[which], members[which][who]
         message = MessageFactory(tenant=tenant, group=bot.group, bot=bot, member=member, sent_at=at)
         if kind == "chatter":
+            # The same day of the year a year before: active-member counts must not read it for this year's day.
+            MessageFactory(tenant=tenant, group=bot.group, bot=bot, member=member, sent_at=at - timedelta(days=365))
             continue
         interaction = InteractionFactory(
             tenant=tenant, bot=bot, group=bot.group, member=member, message=message, occurred_at=at,
