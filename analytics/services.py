@@ -732,8 +732,9 @@ def kpi_aggregate_tenant(
     )
     if full and connection.vendor == "postgresql" and not connection.in_atomic_block:
         # A full rebuild rewrites a tenant's share of these tables at once; until autovacuum catches up the planner
-        # would read the KPI queries with the old statistics and pick scans that take ten times longer, and the
-        # per-member probes would visit the heap for every row (VACUUM sets the visibility map they skip it with).
+        # would read the KPI queries with the old statistics and pick scans that take ten times longer, index-only
+        # reads would visit the heap for every row (VACUUM sets the visibility map they skip it with), and reads of
+        # the member-years would scan the rows the rebuild replaced (3.4 ms after VACUUM, 10.6 before, one year).
         with connection.cursor() as cursor:
             for model in KPI_DERIVED_MODELS:
                 cursor.execute(f"VACUUM (ANALYZE) {model._meta.db_table}")
