@@ -99,7 +99,8 @@ class MemberYear(TenantOwnedModel):
     has a member-day, b"0" elsewhere; day 1 of January is the first byte).
 
     Distinct active members over any range are then one read of the scope's member-years with a byte search in
-    each, not an index probe per member into the member-days: ~1.5 ms for 2,000 members where a probe each took ~7.
+    each, not an index probe per member into the member-days: a year and its previous year for 2,000 members in
+    3.4 ms of PostgreSQL's time, where the probes took 11-13 ms.
     """
 
     YEAR_DAYS = 366
