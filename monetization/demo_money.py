@@ -438,22 +438,30 @@ class _MoneyRun:
         return "cs_demo_" if source.kind in PAYMENT_KINDS else "txn-"
 
     def refunds(self, purchases: Sequence[_Report]) -> list[_Report]:
-        """Some buyers send the goods back a few days later; the program reports the commission it takes back."""
-        refunds = [
-            _Report(
-                source=purchase.source,
-                outcome=Outcome.REFUND,
-                amount=purchase.amount,
-                provider_id=f"{purchase.provider_id}-refund",
-                click_id=purchase.click_id,
-                at=purchase.at + timedelta(days=self.rng(purchase.provider_id).uniform(*REFUND_DAYS_AFTER_PURCHASE)),
+        """Some buyers send the goods back a few days later; the program reports the commission it takes back.
+
+        Only a purchase older than the earliest return can have been sent back by now, and its refund is dated
+        between that and now: drawn over the whole window, most refunds of a demo whose purchases are a few days old
+        would lie in the future, and a small demo could show none (seed_demo --messages 300 did, depending on the
+        hour it ran)."""
+        earliest, latest = REFUND_DAYS_AFTER_PURCHASE
+        refunds = []
+        for purchase in purchases:
+            age_days = (self.now - purchase.at) / timedelta(days=1)
+            if age_days <= earliest:
+                continue
+            days = self.rng(purchase.provider_id).uniform(earliest, min(latest, age_days))
+            refunds.append(
+                _Report(
+                    source=purchase.source,
+                    outcome=Outcome.REFUND,
+                    amount=purchase.amount,
+                    provider_id=f"{purchase.provider_id}-refund",
+                    click_id=purchase.click_id,
+                    at=self._before_now(purchase.at + timedelta(days=days)),
+                )
             )
-            for purchase in purchases
-        ]
-        # Drawn among the refunds that have happened by now (a purchase of yesterday may still be sent back; it has
-        # not been yet): drawn first, the sample could hold only recent purchases, and the demo no refund at all.
-        happened = [refund for refund in refunds if self._has_happened(refund.at)]
-        ranked = self.ranked(happened, purpose="refund", key=lambda report: report.provider_id)
+        ranked = self.ranked(refunds, purpose="refund", key=lambda report: report.provider_id)
         return ranked[: _quota(len(purchases), REFUND_SHARE)]
 
     def direct_payments(self, *, source: MonetizationSource, count: int, since: datetime) -> list[_Report]:
