@@ -18,17 +18,17 @@ from datetime import date, datetime, timedelta
 from functools import reduce
 from typing import Any, TypedDict
 
-from django.db.models import Count, DateField, Exists, F, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, DateField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.expressions import Combinable
 from django.db.models.functions import TruncMonth, TruncWeek
 
-from analytics.models import IntentRevenue, IntentRollup, RetentionCell
+from analytics.models import AggregationWatermark, IntentRevenue, IntentRollup, RetentionCell
 from analytics.periods import period_start, periods_between
 from analytics.selectors import KpiScope, _rollups, distinct_active_members_in_ranges, intent_ranking, scope_members
 from analytics.services import day_bounds
 from bots.models import Interaction
 from bots.selectors import bot_list
-from monetization.models import Click, Conversion, MonetizationSource
+from monetization.models import Conversion, MonetizationSource
 
 FUNNEL_STEPS: tuple[str, ...] = (
     Conversion.Outcome.SIGNUP.value,
@@ -229,12 +229,14 @@ def conversion_funnel(*, scope: KpiScope, start: date, end: date, window_days: i
     A step is reached by a click with a conversion of that step or a later one (a purchase passed checkout even
     when the shop reports only purchases), so the counts never grow down the funnel; `conversions` counts the
     reported events of each outcome. Three queries, four without a fixed window (the tenant's source windows).
+
+    The clicks are the daily rollups' (the KPI report's clicks: a sum of days, where counting a year's clicks
+    read every one of them), so the funnel is as of the tenant's last KPI run, like every figure beside it: it
+    counts conversions only of clicks made before that run read through, and nothing before the first run.
     """
     tenant = scope.tenant
     since, until = _instants(scope, start, end)
-    clicks = _through_interaction(
-        Click.objects.for_tenant(tenant).filter(clicked_at__gte=since, clicked_at__lt=until, is_bot=False), scope
-    )
+    clicked = _rollups(scope, start, end).aggregate(clicks=Sum("clicks", default=0))["clicks"]
     source_windows: dict[int, list[Any]] = defaultdict(list)
     if window_days is None:
         for source_id, days in MonetizationSource.objects.for_tenant(tenant).values_list(
@@ -253,6 +255,7 @@ def conversion_funnel(*, scope: KpiScope, start: date, end: date, window_days: i
             outcome__in=FUNNEL_STEPS,
         )
         .filter(_within_window(F("human_click_at"), window_days=window_days, source_windows=source_windows))
+        .filter(human_click_at__lt=Subquery(AggregationWatermark.objects.filter(tenant=tenant).values("read_through")))
     )
     # The conversion's interaction is its click's (attribution takes both from the click).
     if scope.bot_id is not None:
@@ -266,7 +269,6 @@ def conversion_funnel(*, scope: KpiScope, start: date, end: date, window_days: i
             for index, step in enumerate(FUNNEL_STEPS)
         }
     )
-    counts["clicks"] = clicks.count()
     events = converted.values("outcome", "currency").annotate(n=Count("pk"), amount=Sum("amount", default=0)).order_by()
     per_outcome: dict[str, int] = defaultdict(int)
     purchase_revenue: dict[str, int] = defaultdict(int)
@@ -275,7 +277,6 @@ def conversion_funnel(*, scope: KpiScope, start: date, end: date, window_days: i
         if row["outcome"] == Conversion.Outcome.PURCHASE:
             purchase_revenue[row["currency"]] += row["amount"]
 
-    clicked = counts["clicks"]
     steps = [
         FunnelStep(
             step="click", reached=clicked, conversions=clicked, rate=None, rate_from_clicks=_share(clicked, clicked)
@@ -288,7 +289,7 @@ def conversion_funnel(*, scope: KpiScope, start: date, end: date, window_days: i
                 reached=counts[step],
                 conversions=per_outcome[step],
                 rate=_share(counts[step], steps[-1]["reached"]),
-                rate_from_clicks=_share(counts[step], counts["clicks"]),
+                rate_from_clicks=_share(counts[step], clicked),
             )
         )
     return Funnel(

@@ -5,6 +5,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from django.utils import timezone
 
 from analytics.insights import community_economics, intent_figures, top_intents, top_intents_of
 from analytics.selectors import KpiScope
@@ -177,6 +178,7 @@ def test_the_funnel_follows_clicks_of_the_range_within_each_sources_window(world
                 at=_at(day + timedelta(days=8), 9))  # outside its source's 7 days  # fmt: skip
     _conversion(world, click=before, at=_at(day, 9))  # its click was before the range
     params = {"start": "2026-10-01", "end": day.isoformat()}
+    kpi_aggregate_tenant(tenant=world["tenant"])  # the funnel's clicks are the rollups'
 
     funnel = api.get(f"{BASE}/funnel/", params).json()
 
@@ -195,6 +197,29 @@ def test_the_funnel_follows_clicks_of_the_range_within_each_sources_window(world
     assert fixed["purchase_revenue"] == {"USD": 4000}
     wide = api.get(f"{BASE}/funnel/", {**params, "window_days": "40"}).json()
     assert [step["reached"] for step in wide["steps"]] == [4, 4, 2, 2]
+
+
+def test_the_funnel_is_as_of_the_last_kpi_run_so_no_conversion_outnumbers_its_clicks(world, api):
+    bot = world["bots"][0]
+    day = date(2026, 10, 10)
+    interaction = _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(day, 9))
+    _conversion(world, outcome="signup", amount=0, click=_click(world, interaction=interaction, at=_at(day, 10)),
+                at=_at(day, 11))  # fmt: skip
+    params = {"start": "2026-10-01", "end": "2026-10-31"}
+
+    def reached():
+        return [step["reached"] for step in api.get(f"{BASE}/funnel/", params).json()["steps"]]
+
+    assert reached() == [0, 0, 0, 0]  # before the first run: nothing, like every rolled-up figure
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    assert reached() == [1, 1, 0, 0]
+    # A click and its signup made after the run: neither counts until the next run, then both do.
+    later = _click(world, interaction=interaction, at=timezone.now())
+    _conversion(world, outcome="signup", amount=0, click=later, at=timezone.now())
+    params["end"] = timezone.localdate(timezone.now(), CHICAGO).isoformat()
+    assert reached() == [1, 1, 0, 0]
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    assert reached() == [2, 2, 0, 0]
 
 
 # --- Intents -----------------------------------------------------------------------------------------------------

@@ -107,6 +107,7 @@ def _clicked_then_bought(world, *, days_later: int):
     found = interaction(world, bot=bot, member=world["members"][bot.pk][0], when=at(WEEK_START))
     click = ClickFactory(tenant=world["tenant"], interaction=found, clicked_at=at(WEEK_START, 11))
     purchase(world, when=at(WEEK_START + timedelta(days=days_later)), click=click, amount=5000)
+    kpi_aggregate_tenant(tenant=world["tenant"])  # the funnel's clicks are the rollups'
 
 
 def test_the_funnels_conversion_window_is_selectable(world, owner_client):
