@@ -14,24 +14,22 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     Aggregate,
     Case,
-    Count,
     DateField,
     F,
     Field,
     Func,
     IntegerField,
     JSONField,
-    Max,
     QuerySet,
     Sum,
     Value,
     When,
 )
 from django.db.models.functions import Cast, TruncMonth, TruncWeek
-from django.db.models.lookups import GreaterThan
 
 from analytics.histogram import BUCKETS, histogram_percentile
 from analytics.models import (
@@ -108,31 +106,56 @@ def active_day_position(start: date, end: date) -> Func:
     return _FirstActiveByte("days", positions, lengths)
 
 
+def _active_in_range_sql(start: date, end: date, *, vendor: str) -> str:
+    """SQL true on a member-year row whose member was active on a day of start..end; a row of a year the range does
+    not reach searches nothing. Every value in it is an integer computed here, so it is inlined, not bound."""
+    clipped = {
+        year: (max(start, date(year, 1, 1)), min(end, date(year, 12, 31))) for year in range(start.year, end.year + 1)
+    }
+    bounds = {year: (year_day_offset(first) + 1, (last - first).days + 1) for year, (first, last) in clipped.items()}
+    position = " ".join(f"WHEN {year:d} THEN {first:d}" for year, (first, _) in bounds.items())
+    length = " ".join(f"WHEN {year:d} THEN {days:d}" for year, (_, days) in bounds.items())
+    days = f"days, CASE year {position} ELSE 1 END, CASE year {length} ELSE 0 END"
+    if vendor == "postgresql":
+        return f"POSITION('\\x31'::bytea IN SUBSTRING({days})) > 0"
+    return f"INSTR(SUBSTR({days}), X'31') > 0"
+
+
 def distinct_active_members_in_ranges(
     scope: KpiScope, ranges: Iterable[tuple[date, date]], *, group_id: Any
 ) -> list[int]:
     """Members with at least one member-day in each (start, end), in one statement over the scope's member-years of
-    the years the ranges reach (`group_id` may be a subquery of group ids)."""
+    the years the ranges reach (`group_id` may be a subquery of group ids).
+
+    Written as SQL: the ORM took ~9 ms of Python to build this statement (a CASE per year in each range, the
+    aggregate over a grouped subquery), twice what PostgreSQL takes to run it, on every figure set's reports."""
     ranges = list(ranges)
-    years = MemberYear.objects.for_tenant(scope.tenant).filter(
-        year__gte=min(start.year for start, _ in ranges), year__lte=max(end.year for _, end in ranges)
-    )
+    tests = [_active_in_range_sql(start, end, vendor=connection.vendor) for start, end in ranges]
+    tenant_field, group_field = MemberYear._meta.get_field("tenant"), MemberYear._meta.get_field("group")
+    where = "tenant_id = %s AND year >= %s AND year <= %s"
+    params: list[Any] = [
+        tenant_field.get_db_prep_value(scope.tenant.pk, connection),
+        min(start.year for start, _ in ranges),
+        max(end.year for _, end in ranges),
+    ]
     if isinstance(group_id, QuerySet):
-        years = years.filter(group_id__in=group_id)
+        subquery, subquery_params = group_id.query.sql_with_params()
+        where += f" AND group_id IN ({subquery})"
+        params += subquery_params
     elif group_id is not None:
-        years = years.filter(group_id=group_id)
-    active: dict[str, GreaterThan[int]] = {
-        f"range_{index}": GreaterThan(active_day_position(start, end), 0) for index, (start, end) in enumerate(ranges)
-    }
+        where += " AND group_id = %s"
+        params.append(group_field.get_db_prep_value(group_id, connection))
+    table = connection.ops.quote_name(MemberYear._meta.db_table)
     if all(start.year == end.year for start, end in ranges):  # one row per member and range
-        figures = years.aggregate(**{name: Count("member_id", filter=test) for name, test in active.items()})
+        counts = ", ".join(f"COUNT(CASE WHEN {test} THEN 1 END)" for test in tests)
+        sql = f"SELECT {counts} FROM {table} WHERE {where}"  # noqa: S608 - no value of a user's in the text
     else:  # a member has a row per year: one group per member, then count (hashing beats COUNT DISTINCT's sorts)
-        per_member = years.values("member_id").order_by().annotate(
-            **{name: Max(Case(When(test, then=1), default=0)) for name, test in active.items()}
-        )
-        figures = per_member.aggregate(**{f"{name}_members": Sum(name) for name in active})
-        figures = {name: figures[f"{name}_members"] or 0 for name in active}
-    return [figures[name] for name in active]
+        per_member = ", ".join(f"MAX(CASE WHEN {test} THEN 1 ELSE 0 END) AS range_{i}" for i, test in enumerate(tests))
+        sums = ", ".join(f"COALESCE(SUM(range_{i}), 0)" for i in range(len(tests)))
+        sql = f"SELECT {sums} FROM (SELECT {per_member} FROM {table} WHERE {where} GROUP BY member_id) AS per_member"  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [int(count) for count in cursor.fetchone()]
 
 
 def _cut_periods(start: date, end: date, granularity: str) -> dict[date, tuple[date, date]]:
