@@ -94,13 +94,19 @@ class _FirstActiveByte(Func):
         return self.as_sql(compiler, connection, template="INSTR(SUBSTR(%(expressions)s), X'31')", **extra_context)
 
 
-def active_day_position(start: date, end: date) -> Func:
-    """On member-year rows: above 0 when the member was active on a day of start..end. A row of a year the range
-    does not reach searches nothing: the rows read may span more years than this range does."""
+def _year_bounds(start: date, end: date) -> dict[int, tuple[int, int]]:
+    """For each year start..end reaches: the 1-based position of its first day of the range in the year's bytes, and
+    how many of its days the range holds."""
     clipped = {
         year: (max(start, date(year, 1, 1)), min(end, date(year, 12, 31))) for year in range(start.year, end.year + 1)
     }
-    bounds = {year: (year_day_offset(first) + 1, (last - first).days + 1) for year, (first, last) in clipped.items()}
+    return {year: (year_day_offset(first) + 1, (last - first).days + 1) for year, (first, last) in clipped.items()}
+
+
+def active_day_position(start: date, end: date) -> Func:
+    """On member-year rows: above 0 when the member was active on a day of start..end. A row of a year the range
+    does not reach searches nothing: the rows read may span more years than this range does."""
+    bounds = _year_bounds(start, end)
     positions = Case(*[When(year=year, then=Value(position)) for year, (position, _) in bounds.items()], default=1)
     lengths = Case(*[When(year=year, then=Value(length)) for year, (_, length) in bounds.items()], default=0)
     return _FirstActiveByte("days", positions, lengths)
@@ -109,10 +115,7 @@ def active_day_position(start: date, end: date) -> Func:
 def _active_in_range_sql(start: date, end: date, *, vendor: str) -> str:
     """SQL true on a member-year row whose member was active on a day of start..end; a row of a year the range does
     not reach searches nothing. Every value in it is an integer computed here, so it is inlined, not bound."""
-    clipped = {
-        year: (max(start, date(year, 1, 1)), min(end, date(year, 12, 31))) for year in range(start.year, end.year + 1)
-    }
-    bounds = {year: (year_day_offset(first) + 1, (last - first).days + 1) for year, (first, last) in clipped.items()}
+    bounds = _year_bounds(start, end)
     position = " ".join(f"WHEN {year:d} THEN {first:d}" for year, (first, _) in bounds.items())
     length = " ".join(f"WHEN {year:d} THEN {days:d}" for year, (_, days) in bounds.items())
     days = f"days, CASE year {position} ELSE 1 END, CASE year {length} ELSE 0 END"
