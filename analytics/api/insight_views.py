@@ -163,7 +163,8 @@ class FunnelInsightSerializer(serializers.Serializer[Any]):
 
 
 class FunnelView(APIView):
-    """Human clicks in the range and how many led to a signup, a checkout and a purchase within the window."""
+    """Human clicks in the range and how many led to a signup, a checkout and a purchase within the window, as of
+    the tenant's last KPI run (the clicks are the daily rollups')."""
 
     @extend_schema(
         operation_id="insights_funnel_retrieve",
