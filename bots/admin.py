@@ -17,7 +17,9 @@ class BotAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "tenant", "group", "is_active", "provisioned_at", "breaker_open_until", "breaker_trips",
                     "deleted_at"]  # fmt: skip
     list_filter = [
-        "is_active", ("deleted_at", admin.EmptyFieldListFilter), ("provisioned_at", admin.EmptyFieldListFilter)
+        "is_active",
+        ("deleted_at", admin.EmptyFieldListFilter),
+        ("provisioned_at", admin.EmptyFieldListFilter),
     ]
     search_fields = ["name", "tenant__name", "tenant__slug", "group__name", "group__groupme_group_id"]
     list_select_related = ["tenant", "group"]

@@ -85,9 +85,7 @@ class Message(TenantOwnedModel):
             models.Index(fields=["tenant", "-sent_at"]),
             models.Index(fields=["tenant", "received_at"]),  # the KPI job's "what was written since"
             # The outbox: only unprocessed rows are in this index, so the sweeper's scan stays tiny.
-            models.Index(
-                fields=["received_at"], name="message_outbox", condition=models.Q(processed_at__isnull=True)
-            ),
+            models.Index(fields=["received_at"], name="message_outbox", condition=models.Q(processed_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

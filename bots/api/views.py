@@ -60,9 +60,7 @@ def groupme_errors() -> Iterator[None]:
 
 # Creating and deleting a bot registers and destroys it at GroupMe, which may be down.
 @extend_schema_view(destroy=extend_schema(responses={204: None, 503: ApiErrorSerializer}))
-class BotViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet
-):
+class BotViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet):
     model = Bot
     serializer_class = BotSerializer
 
@@ -100,9 +98,7 @@ class BotViewSet(
         return Response(BotSerializer(bot_breaker_reset(bot=self.get_object())).data)
 
 
-class RuleViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet
-):
+class RuleViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet):
     """Rules of one bot: /bots/{bot_pk}/rules/. Another tenant's bot is a 404, for the list too."""
 
     model = Rule

@@ -24,6 +24,7 @@ RECEIVED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FIELDS = ["attachments", "avatar_url", "created_at", "group_id", "id", "name", "sender_id", "sender_type",
           "source_guid", "system", "text", "user_id", "event"]  # fmt: skip
 
+
 def _nested(*, depth: int) -> list[Any]:
     nested: list[Any] = []
     for _ in range(depth):

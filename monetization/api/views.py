@@ -68,9 +68,7 @@ class MonetizationSourceViewSet(
         source_delete(source=instance)
 
 
-class LinkViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet
-):
+class LinkViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, TenantScopedViewSet):
     model = Link
     serializer_class = LinkSerializer
 

@@ -51,9 +51,11 @@ class ConversionFactory(factory.django.DjangoModelFactory):
     attributed_click = None
     # As attribution copies it: the click's time when a person made the click.
     human_click_at = factory.LazyAttribute(
-        lambda conversion: conversion.attributed_click.clicked_at
-        if conversion.attributed_click is not None and not conversion.attributed_click.is_bot
-        else None
+        lambda conversion: (
+            conversion.attributed_click.clicked_at
+            if conversion.attributed_click is not None and not conversion.attributed_click.is_bot
+            else None
+        )
     )
 
 

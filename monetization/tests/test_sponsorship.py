@@ -258,9 +258,10 @@ def test_a_post_groupme_keeps_refusing_is_kept_as_failed_and_never_reposted(tena
     impression = SponsoredImpression.objects.get()
     assert (impression.status, impression.attempts, impression.last_status_code) == ("failed", 2, 503)
     assert fake_groupme.posts == []
-    assert sponsor_performance(tenant=tenant, start=impression.local_date, end=impression.local_date)[0][
-        "impressions"
-    ] == 0
+    assert (
+        sponsor_performance(tenant=tenant, start=impression.local_date, end=impression.local_date)[0]["impressions"]
+        == 0
+    )
 
 
 def test_groups_whose_bot_cannot_post_are_skipped(tenant, fake_groupme):
@@ -410,9 +411,7 @@ def test_a_dead_workers_claim_becomes_uncertain_and_its_echo_settles_it(tenant, 
 # --- Reporting -------------------------------------------------------------------------------------------------------
 
 
-def test_sponsor_performance_counts_impressions_reach_clicks_ctr_and_revenue(
-    client, tenant, django_assert_num_queries
-):
+def test_sponsor_performance_counts_impressions_reach_clicks_ctr_and_revenue(client, tenant, django_assert_num_queries):
     lakeside, river = _sponsor(tenant, "Lakeside Outfitters"), _sponsor(tenant, "River Co")
     affiliate = source_create(tenant=tenant, name="Affiliate", kind="affiliate")
     reply_link = link_create(tenant=tenant, destination_url="https://lakeside.example/kayaks", source=lakeside)

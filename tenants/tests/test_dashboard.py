@@ -72,9 +72,7 @@ class _WritableView(TenantViewMixin, View):
         return HttpResponse("written")
 
 
-@pytest.mark.parametrize(
-    ("role", "post_status"), [(Role.OWNER, 200), (Role.ADMIN, 200), (Role.ANALYST, 403)]
-)
+@pytest.mark.parametrize(("role", "post_status"), [(Role.OWNER, 200), (Role.ADMIN, 200), (Role.ANALYST, 403)])
 def test_analysts_read_but_cannot_change_anything(tenant, role, post_status):
     user = MembershipFactory(tenant=tenant, role=role).user
     view = _WritableView.as_view()
