@@ -118,9 +118,10 @@ class MemberYear(TenantOwnedModel):
 
 
 class ActiveMembers(TenantOwnedModel):
-    """Distinct active members of one group in one whole day, ISO week or calendar month, counted from member-days
-    by the rebuild. A member belongs to one group, so a tenant's figure for a period is the sum over its groups;
-    series over a year read a few hundred of these rows instead of counting half a million member-days."""
+    """Distinct active members of one group in one whole day, ISO week or calendar month, counted by the rebuild
+    (days from the member-days, weeks and months from the member-years). A member belongs to one group, so a
+    tenant's figure for a period is the sum over its groups; series over a year read a few hundred of these rows
+    instead of counting half a million member-days."""
 
     class Granularity(models.TextChoices):
         DAY = "day"

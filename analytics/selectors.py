@@ -112,16 +112,22 @@ def active_day_position(start: date, end: date) -> Func:
     return _FirstActiveByte("days", positions, lengths)
 
 
+def _active_byte_found_sql(days: str, position: str, length: str, *, vendor: str) -> str:
+    """SQL true where SUBSTRING(days, position, length) holds a b"1" (arguments are SQL expressions)."""
+    if vendor == "postgresql":
+        return f"POSITION('\\x31'::bytea IN SUBSTRING({days}, {position}, {length})) > 0"
+    return f"INSTR(SUBSTR({days}, {position}, {length}), X'31') > 0"
+
+
 def _active_in_range_sql(start: date, end: date, *, vendor: str) -> str:
     """SQL true on a member-year row whose member was active on a day of start..end; a row of a year the range does
     not reach searches nothing. Every value in it is an integer computed here, so it is inlined, not bound."""
     bounds = _year_bounds(start, end)
     position = " ".join(f"WHEN {year:d} THEN {first:d}" for year, (first, _) in bounds.items())
     length = " ".join(f"WHEN {year:d} THEN {days:d}" for year, (_, days) in bounds.items())
-    days = f"days, CASE year {position} ELSE 1 END, CASE year {length} ELSE 0 END"
-    if vendor == "postgresql":
-        return f"POSITION('\\x31'::bytea IN SUBSTRING({days})) > 0"
-    return f"INSTR(SUBSTR({days}), X'31') > 0"
+    return _active_byte_found_sql(
+        "days", f"CASE year {position} ELSE 1 END", f"CASE year {length} ELSE 0 END", vendor=vendor
+    )
 
 
 def distinct_active_members_in_ranges(
@@ -159,6 +165,53 @@ def distinct_active_members_in_ranges(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [int(count) for count in cursor.fetchone()]
+
+
+def distinct_active_members_by_group(*, tenant: Tenant, ranges: list[tuple[date, date]]) -> dict[tuple[int, Any], int]:
+    """(index in `ranges`, group id) -> members of that group active on a day of that range, for every pair with
+    any: one statement over the tenant's member-years of the years the ranges reach, however many ranges.
+
+    The ranges are rows of a VALUES list (one per range and year it reaches), joined to the member-years by year and
+    tested by a byte search each. Within one year a member has one row, so the matches are counted as they are; only
+    a range across New Year (a member's two rows) counts distinct members, which over every range would hash a row
+    per member and range. A member belongs to one group, so its rows agree on the group."""
+    if not ranges:
+        return {}
+    table = connection.ops.quote_name(MemberYear._meta.db_table)
+    lists: list[str] = []
+    selects: list[str] = []
+    for across_years, count in ((False, "COUNT(*)"), (True, "COUNT(DISTINCT m.member_id)")):
+        values = ", ".join(
+            f"({index:d}, {year:d}, {position:d}, {length:d})"
+            for index, (start, end) in enumerate(ranges)
+            if (start.year != end.year) == across_years
+            for year, (position, length) in _year_bounds(start, end).items()
+        )
+        if not values:
+            continue
+        # A named list (SQLite names no columns of a VALUES subquery); PostgreSQL inlines it, row estimate and all.
+        name = f"ranges_{len(lists)}"
+        lists.append(f"{name} (range_index, year, position, length) AS (VALUES {values})")
+        found = _active_byte_found_sql("m.days", f"{name}.position", f"{name}.length", vendor=connection.vendor)
+        selects.append(
+            f"SELECT {name}.range_index, m.group_id, {count} FROM {table} m JOIN {name} ON {name}.year = m.year "  # noqa: S608
+            f"WHERE m.tenant_id = %s AND m.year >= %s AND m.year <= %s AND {found} "
+            f"GROUP BY {name}.range_index, m.group_id"
+        )
+    # Integers computed here only; the tenant is bound.
+    sql = f"WITH {', '.join(lists)} {' UNION ALL '.join(selects)}"
+    bounds = [
+        MemberYear._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection),
+        min(start.year for start, _ in ranges),
+        max(end.year for _, end in ranges),
+    ]
+    group_field = MemberYear._meta.get_field("group")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, bounds * len(selects))
+        return {
+            (int(index), group_field.to_python(group_id)): int(members)  # SQLite returns UUIDs as hex text
+            for index, group_id, members in cursor.fetchall()
+        }
 
 
 def _cut_periods(start: date, end: date, granularity: str) -> dict[date, tuple[date, date]]:

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from analytics import services as analytics_services
 from analytics.histogram import histogram_of, histogram_percentile
-from analytics.models import AggregationWatermark, DailyRollup, IntentRevenue, IntentRollup, MemberYear
+from analytics.models import ActiveMembers, AggregationWatermark, DailyRollup, IntentRevenue, IntentRollup, MemberYear
 from analytics.periods import period_start
 from analytics.selectors import KpiScope, distinct_active_members_in_ranges, kpi_report
 from analytics.services import day_spans, kpi_aggregate_tenant, kpi_finalize_yesterday
@@ -233,6 +233,38 @@ def test_ranges_of_one_year_ignore_the_other_years_read_with_them(world):
     )
 
     assert counts == [0, 0, 1]
+
+
+def test_stored_weeks_and_months_count_a_member_once_across_the_new_year(world):
+    tenant, (bot, other_bot) = world["tenant"], world["bots"]
+    ana, bo, _ = world["members"][bot.pk]
+    _message(world, bot=bot, member=ana, at=_at(date(2025, 12, 30), 9))
+    new_years = _message(world, bot=bot, member=ana, at=_at(date(2026, 1, 2), 9))
+    _message(world, bot=bot, member=bo, at=_at(date(2026, 1, 3), 9))
+    _message(world, bot=other_bot, member=world["members"][other_bot.pk][0], at=_at(date(2025, 12, 31), 9))
+    kpi_aggregate_tenant(tenant=tenant)
+
+    def stored() -> dict[tuple[str, date, str], int]:
+        rows = ActiveMembers.objects.filter(tenant=tenant).exclude(granularity="day")
+        group_names = {bot.group_id: "group", other_bot.group_id: "other group"}
+        return {
+            (granularity, period, group_names[group_id]): members
+            for granularity, period, group_id, members in rows.values_list(
+                "granularity", "period", "group_id", "members"
+            )
+        }
+
+    week = date(2025, 12, 29)  # Monday to Sunday 2026-01-04
+    assert stored() == {
+        ("week", week, "group"): 2, ("week", week, "other group"): 1,
+        ("month", date(2025, 12, 1), "group"): 1, ("month", date(2025, 12, 1), "other group"): 1,
+        ("month", date(2026, 1, 1), "group"): 2,
+    }  # fmt: skip
+
+    new_years.delete()
+    analytics_services.kpi_day_rebuild(tenant=tenant, day=date(2026, 1, 2))
+    assert stored()[("week", week, "group")] == 2  # Ana was still active on the 30th
+    assert stored()[("month", date(2026, 1, 1), "group")] == 1
 
 
 def test_the_migration_fills_member_years_equal_to_the_rebuilds(world):
