@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, DateField, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import TruncDate, TruncWeek
+from django.db.models import Case, Count, F, IntegerField, Min, Q, QuerySet, Sum, Value, When
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from analytics.histogram import BUCKET_BOUNDS_MS, BUCKETS
@@ -336,37 +336,59 @@ def _retention_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
     )
 
     first_week, last_week = period_start(first, "week"), period_start(last, "week")
-    in_cohorts = [
-        Q(member__first_active__day__gte=cohort, member__first_active__day__lt=cohort + timedelta(weeks=1))
-        for cohort in sorted(cohorts)
-    ]
     RetentionCell.objects.filter(tenant=tenant).filter(
         reduce(operator.or_, [Q(week__gte=first_week, week__lte=last_week), *[Q(cohort=c) for c in cohorts]])
     ).delete()
-    counted = (
-        MemberDay.objects.filter(tenant=tenant)
-        .filter(reduce(operator.or_, [Q(day__gte=first_week, day__lt=last_week + timedelta(weeks=1)), *in_cohorts]))
-        .annotate(
-            cohort=TruncWeek("member__first_active__day", output_field=DateField()),
-            week=TruncWeek("day", output_field=DateField()),
+    cells = [
+        RetentionCell(
+            tenant=tenant, group_id=group_id, cohort=cohort, week=week, weeks_after=(week - cohort).days // 7,
+            members=members,
         )
-        .values("cohort", "week", "group_id")
-        .annotate(members=Count("member_id", distinct=True))
-        .order_by()
-    )
-    cells = []
-    for row in counted:
-        cohort, week = _as_date(row["cohort"]), _as_date(row["week"])
-        cells.append(
-            RetentionCell(
-                tenant=tenant, group_id=row["group_id"], cohort=cohort, week=week,
-                weeks_after=(week - cohort).days // 7, members=row["members"],
-            )
-        )  # fmt: skip
+        for cohort, week, group_id, members in _retention_counts(
+            tenant=tenant, weeks=(first_week, last_week + timedelta(weeks=1)), cohorts=sorted(cohorts)
+        )
+    ]  # fmt: skip
     RetentionCell.objects.bulk_create(cells, batch_size=2000)
 
 
-def _as_date(value: date | datetime) -> date:
+def _retention_counts(
+    *, tenant: Tenant, weeks: tuple[date, date], cohorts: list[date]
+) -> Iterator[tuple[date, date, Any, int]]:
+    """(cohort, week, group id, members) for the member-days of [weeks) and of the members of `cohorts` (weeks).
+
+    One statement joining each member-day to its member's first day directly (the ORM's path through the member
+    added a join of every member-day to `groups_member`), and distinct members counted by grouping each member
+    once per cell first, which hashes, where COUNT(DISTINCT) sorts every member-day of the span: 1.0 -> 0.56 s
+    for a year of the dashboard bench's 1M-interaction tenant."""
+    ops = connection.ops
+    cohort_sql, cohort_params = ops.date_trunc_sql("week", "f.day", ())
+    week_sql, week_params = ops.date_trunc_sql("week", "d.day", ())
+    tenant_id = MemberDay._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection)
+    days = ["d.day >= %s AND d.day < %s", *["f.day >= %s AND f.day < %s" for _ in cohorts]]
+    bounds = [weeks, *((cohort, cohort + timedelta(weeks=1)) for cohort in cohorts)]
+    statement = (
+        "SELECT cohort, week, group_id, COUNT(*) FROM ("  # noqa: S608 - table names and vendor SQL only
+        f"SELECT DISTINCT {cohort_sql} AS cohort, {week_sql} AS week, d.group_id AS group_id, d.member_id "
+        f"FROM {MemberDay._meta.db_table} d JOIN {MemberFirstDay._meta.db_table} f ON f.member_id = d.member_id "
+        f"WHERE d.tenant_id = %s AND ({' OR '.join(f'({test})' for test in days)})"
+        ") AS per_member GROUP BY cohort, week, group_id"
+    )
+    params = [
+        *cohort_params, *week_params, tenant_id,
+        *(ops.adapt_datefield_value(day) for bound in bounds for day in bound),
+    ]  # fmt: skip
+    group_field = MemberDay._meta.get_field("group")
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        for cohort, week, group_id, members in cursor.fetchall():
+            yield _week_of(cohort), _week_of(week), group_field.to_python(group_id), int(members)
+
+
+def _week_of(value: date | datetime | str) -> date:
+    """A truncated week as raw SQL returns it: PostgreSQL's DATE_TRUNC of a date gives the Monday's midnight (in the
+    session's zone, UTC, so its date is the Monday), SQLite's Django function the date as text."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
     return value.date() if isinstance(value, datetime) else value
 
 
