@@ -38,6 +38,7 @@ from analytics.models import (
     DailyRollup,
     IntentRevenue,
     IntentRollup,
+    MemberFirstDay,
     MemberYear,
 )
 from analytics.periods import period_end, periods_between
@@ -167,9 +168,13 @@ def distinct_active_members_in_ranges(
         return [int(count) for count in cursor.fetchone()]
 
 
-def distinct_active_members_by_group(*, tenant: Tenant, ranges: list[tuple[date, date]]) -> dict[tuple[int, Any], int]:
+def distinct_active_members_by_group(
+    *, tenant: Tenant, ranges: list[tuple[date, date]], by_cohort: bool = False
+) -> dict[tuple[Any, ...], int]:
     """(index in `ranges`, group id) -> members of that group active on a day of that range, for every pair with
-    any: one statement over the tenant's member-years of the years the ranges reach, however many ranges.
+    any: one statement over the tenant's member-years of the years the ranges reach, however many ranges. With
+    `by_cohort`, the keys also hold the week (its Monday) of each member's first active day (members without one
+    are not counted).
 
     The ranges are rows of a VALUES list (one per range and year it reaches), joined to the member-years by year and
     tested by a byte search each. Within one year a member has one row, so the matches are counted as they are; only
@@ -177,7 +182,14 @@ def distinct_active_members_by_group(*, tenant: Tenant, ranges: list[tuple[date,
     per member and range. A member belongs to one group, so its rows agree on the group."""
     if not ranges:
         return {}
-    table = connection.ops.quote_name(MemberYear._meta.db_table)
+    ops = connection.ops
+    table = ops.quote_name(MemberYear._meta.db_table)
+    keys, join, key_params = "m.group_id", "", ()
+    if by_cohort:
+        cohort_sql, key_params = ops.date_trunc_sql("week", "f.day", ())
+        keys = f"m.group_id, {cohort_sql}"
+        join = f"JOIN {ops.quote_name(MemberFirstDay._meta.db_table)} f ON f.member_id = m.member_id "
+    grouped = "1, 2, 3" if by_cohort else "1, 2"  # by position: the cohort's expression holds bound values
     lists: list[str] = []
     selects: list[str] = []
     for across_years, count in ((False, "COUNT(*)"), (True, "COUNT(DISTINCT m.member_id)")):
@@ -194,9 +206,9 @@ def distinct_active_members_by_group(*, tenant: Tenant, ranges: list[tuple[date,
         lists.append(f"{name} (range_index, year, position, length) AS (VALUES {values})")
         found = _active_byte_found_sql("m.days", f"{name}.position", f"{name}.length", vendor=connection.vendor)
         selects.append(
-            f"SELECT {name}.range_index, m.group_id, {count} FROM {table} m JOIN {name} ON {name}.year = m.year "  # noqa: S608
+            f"SELECT {name}.range_index, {keys}, {count} FROM {table} m JOIN {name} ON {name}.year = m.year {join}"  # noqa: S608
             f"WHERE m.tenant_id = %s AND m.year >= %s AND m.year <= %s AND {found} "
-            f"GROUP BY {name}.range_index, m.group_id"
+            f"GROUP BY {grouped}"
         )
     # Integers computed here only; the tenant is bound.
     sql = f"WITH {', '.join(lists)} {' UNION ALL '.join(selects)}"
@@ -206,12 +218,22 @@ def distinct_active_members_by_group(*, tenant: Tenant, ranges: list[tuple[date,
         max(end.year for _, end in ranges),
     ]
     group_field = MemberYear._meta.get_field("group")
+    counts: dict[tuple[Any, ...], int] = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, bounds * len(selects))
-        return {
-            (int(index), group_field.to_python(group_id)): int(members)  # SQLite returns UUIDs as hex text
-            for index, group_id, members in cursor.fetchall()
-        }
+        cursor.execute(sql, [*key_params, *bounds] * len(selects))
+        for index, group_id, *cohort, members in cursor.fetchall():
+            # SQLite returns UUIDs as hex text, and a truncated date as text too.
+            key = (int(index), group_field.to_python(group_id), *(_monday_of(value) for value in cohort))
+            counts[key] = int(members)
+    return counts
+
+
+def _monday_of(value: date | datetime | str) -> date:
+    """A week truncated in SQL: PostgreSQL's DATE_TRUNC of a date gives the Monday's midnight (in the session's
+    zone, UTC, so its date is the Monday), SQLite's Django function the date as text."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
+    return value.date() if isinstance(value, datetime) else value
 
 
 def _cut_periods(start: date, end: date, granularity: str) -> dict[date, tuple[date, date]]:
