@@ -175,16 +175,15 @@ def _active_members_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
                       group_id=row["group_id"], members=row["members"])
         for row in member_days.values("day", "group_id").annotate(members=Count("member_id")).order_by()
     ]  # fmt: skip
-    periods = [
-        (granularity, period)
+    periods_by_granularity = {
+        granularity: periods_between(first, last, granularity)
         for granularity in (ActiveMembers.Granularity.WEEK, ActiveMembers.Granularity.MONTH)
-        for period in periods_between(first, last, granularity)
-    ]
-    for granularity in (ActiveMembers.Granularity.WEEK, ActiveMembers.Granularity.MONTH):
-        within = [period for chosen, period in periods if chosen == granularity]
+    }
+    for granularity, within in periods_by_granularity.items():
         ActiveMembers.objects.filter(
             tenant=tenant, granularity=granularity, period__gte=within[0], period__lte=within[-1]
         ).delete()
+    periods = [(granularity, period) for granularity, within in periods_by_granularity.items() for period in within]
     active = distinct_active_members_by_group(
         tenant=tenant, ranges=[(period, period_end(period, granularity)) for granularity, period in periods]
     )
