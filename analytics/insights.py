@@ -3,7 +3,7 @@ sentiment trend and community economics.
 
 Every selector takes a `KpiScope` (tenant, optionally a bot or a group) and inclusive dates in the tenant's time
 zone, and answers in a fixed number of aggregate queries, however much data the tenant has. Figures come from
-what the KPI job keeps (member-days, retention cells, daily and intent rollups); what no rollup can hold for
+what the KPI job keeps (member-years, retention cells, daily and intent rollups); what no rollup can hold for
 every range is read from raw rows by index: the funnel from the conversions attributed to the range's clicks, and
 engaged members by one probe per member. Member figures for a bot are those of the bot's group (a bot has
 exactly one group).

@@ -67,44 +67,21 @@ class IntentRevenue(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "day"])]
 
 
-class MemberDay(TenantOwnedModel):
-    """A member who sent at least one message on a tenant-local day: distinct active members over any range
-    are exact (COUNT DISTINCT over these rows), never a sum of daily counts."""
-
-    # The row is its own key: one index serves the rebuild's deletes, range reads and uniqueness, and a span's rows
-    # are written by one INSERT … SELECT DISTINCT with no key to generate.
-    id = None  # type: ignore[assignment]
-    pk = models.CompositePrimaryKey("tenant", "day", "group", "member")
-    # Derived rows, deleted and rewritten by the rebuild (and by Django's cascades): no database foreign-key checks,
-    # which cost more than the insert itself for the half-million rows of a busy year, and no index but the key.
-    # The rebuild writes a span's rows in key order; an index by member took each of them at a random place (2.5 s
-    # of a year's 4.5 s of inserting them). What read by member does without it: the retention rebuild's lookup of
-    # members who left a span (rare) reads the tenant's days after the span by the key, and a member's deletion
-    # cascades by a scan, as a group's always did.
-    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
-    day = models.DateField()
-    group = models.ForeignKey(
-        "groups.Group", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-    member = models.ForeignKey(
-        "groups.Member", on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
-
-
 class MemberYear(TenantOwnedModel):
     """A member's active days of one tenant-local calendar year, one byte per day of the year (b"1" where the member
-    has a member-day, b"0" elsewhere; day 1 of January is the first byte).
+    sent a message that day, b"0" elsewhere; day 1 of January is the first byte). The only stored record of who was
+    active when: the rebuild makes a span's member-days in a temporary table and keeps them here.
 
     Distinct active members over any range are then one read of the scope's member-years with a byte search in
-    each, not an index probe per member into the member-days: a year and its previous year for 2,000 members in
-    3.4 ms of PostgreSQL's time, where the probes took 11-13 ms.
+    each, not an index probe per member into a table of member-days: a year and its previous year for 2,000 members
+    in 3.4 ms of PostgreSQL's time, where the probes took 11-13 ms.
     """
 
     YEAR_DAYS = 366
 
     id = None  # type: ignore[assignment]
     pk = models.CompositePrimaryKey("tenant", "year", "member")
-    # Derived rows, rewritten by the rebuild like the member-days they are made of: no database foreign-key checks.
+    # Derived rows, rewritten by the rebuild: no database foreign-key checks.
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False)
     year = models.PositiveSmallIntegerField()
     group = models.ForeignKey(
@@ -116,9 +93,9 @@ class MemberYear(TenantOwnedModel):
 
 class ActiveMembers(TenantOwnedModel):
     """Distinct active members of one group in one whole day, ISO week or calendar month, counted by the rebuild
-    (days from the member-days, weeks and months from the member-years). A member belongs to one group, so a
-    tenant's figure for a period is the sum over its groups; series over a year read a few hundred of these rows
-    instead of counting half a million member-days."""
+    (days from the rebuilt span's member-days, weeks and months from the member-years). A member belongs to one
+    group, so a tenant's figure for a period is the sum over its groups; series over a year read a few hundred of
+    these rows instead of counting half a million member-days."""
 
     class Granularity(models.TextChoices):
         DAY = "day"
@@ -172,7 +149,6 @@ class RetentionCell(TenantOwnedModel):
 # Every table the KPI job derives from raw rows: a full rebuild empties a tenant's share of each and refills it.
 KPI_DERIVED_MODELS: tuple[type[TenantOwnedModel], ...] = (
     DailyRollup,
-    MemberDay,
     MemberYear,
     ActiveMembers,
     IntentRollup,

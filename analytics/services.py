@@ -9,18 +9,19 @@ import json
 import logging
 import operator
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import reduce
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, IntegerField, Max, Min, Q, QuerySet, Sum, Value, When
-from django.db.models.functions import TruncDate
+from django.db.models import BinaryField, Case, Count, F, Field, IntegerField, Max, Q, QuerySet, Sum, Value, When
+from django.db.models.expressions import RawSQL
+from django.db.models.functions import Substr, TruncDate
 from django.utils import timezone
 
 from analytics.histogram import BUCKET_BOUNDS_MS, BUCKETS
@@ -31,7 +32,6 @@ from analytics.models import (
     DailyRollup,
     IntentRevenue,
     IntentRollup,
-    MemberDay,
     MemberFirstDay,
     MemberYear,
     RetentionCell,
@@ -50,6 +50,14 @@ logger = logging.getLogger("botyard.analytics")
 WATERMARK_OVERLAP = timedelta(minutes=10)
 
 Key = tuple[Any, Any]  # (bot id, group id)
+
+# The member-days of the span being rebuilt, in a temporary table the span's transaction makes and drops: rows of
+# (day, group_id, member_id), at least one for each member, tenant-local day and group where the member sent a
+# message (on PostgreSQL the messages' grouping the rollups are written from, so also one per bot, and rows with
+# no member; on other databases filled day by day). The member-years are made from them and keep them, a byte per
+# day, and the first days are read from them. Stored as rows of their own, a year's 0.6-0.7 million were written
+# with their key index by every full rebuild (3.4 s of the 7.2 s a year of 2,000 members took).
+SPAN_MEMBER_DAYS = "kpi_member_messages"
 
 
 def day_bounds(*, day: date, zone: ZoneInfo) -> tuple[datetime, datetime]:
@@ -93,15 +101,26 @@ def kpi_days_rebuild(*, tenant: Tenant, first: date, last: date) -> int:
     if connection.vendor == "postgresql":
         return _days_rebuild_sql(tenant=tenant, first=first, last=last)
     with transaction.atomic():
+        with connection.cursor() as cursor:
+            # Ids untyped: SQLite stores them as the ORM writes them (UUIDs as hex text), with no conversion.
+            cursor.execute(f"CREATE TEMPORARY TABLE {SPAN_MEMBER_DAYS} (day date, group_id, member_id)")
         rows = sum(
             _day_rebuild_python(tenant=tenant, day=first + timedelta(days=offset))
             for offset in range((last - first).days + 1)
         )
-        _member_years_rebuild(tenant=tenant, first=first, last=last)
-        _active_members_rebuild(tenant=tenant, first=first, last=last)
-        _retention_rebuild(tenant=tenant, first=first, last=last)
+        _member_derived_rebuild(tenant=tenant, first=first, last=last)
         _intent_rollups_rebuild(tenant=tenant, first=first, last=last)
         return rows
+
+
+def _member_derived_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
+    """Member-years, active member counts and retention for first..last from the span's member-days, which are then
+    dropped (a second span in the same transaction makes its own; a rollback drops them with the rest)."""
+    _member_years_rebuild(tenant=tenant, first=first, last=last)
+    _active_members_rebuild(tenant=tenant, first=first, last=last)
+    _retention_rebuild(tenant=tenant, first=first, last=last)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE {SPAN_MEMBER_DAYS}")
 
 
 def _intent_rollups_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
@@ -161,20 +180,18 @@ def _intent_rollups_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
 
 
 def _active_members_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
-    """Recounts the distinct active members of every day, week and month that overlaps first..last: each day's from
-    its member-days (one per member, day and group: a plain count), each week's and month's from the member-years,
-    which must be rewritten for the span first (a byte search per period in each member's row, where counting
-    distinct members over the member-days sorted every one of them per granularity: with the retention cells' like
-    count, 2.3-2.6 s of a 10M-interaction rebuild)."""
+    """Recounts the distinct active members of every day, week and month that overlaps first..last, from the
+    member-years, which must be rewritten for the span first.
+
+    A day's: the b"1"s at its place in the group's rows, counted in Python (a year of 2,000 members in ~8 ms, where
+    counting the member-days by day took 0.1-0.2 s once they were distinct, and making them distinct 0.5 s). A
+    week's and a month's: a byte search per period in each member's row (counting distinct members over the
+    member-days sorted every one of them per granularity: with the retention cells' like count, 2.3-2.6 s of a
+    10M-interaction rebuild)."""
     ActiveMembers.objects.filter(
         tenant=tenant, granularity=ActiveMembers.Granularity.DAY, period__gte=first, period__lte=last
     ).delete()
-    member_days = MemberDay.objects.filter(tenant=tenant, day__gte=first, day__lte=last)
-    counts = [
-        ActiveMembers(tenant=tenant, granularity=ActiveMembers.Granularity.DAY, period=row["day"],
-                      group_id=row["group_id"], members=row["members"])
-        for row in member_days.values("day", "group_id").annotate(members=Count("member_id")).order_by()
-    ]  # fmt: skip
+    counts = list(_active_day_counts(tenant=tenant, first=first, last=last))
     periods_by_granularity = {
         granularity: periods_between(first, last, granularity)
         for granularity in (ActiveMembers.Granularity.WEEK, ActiveMembers.Granularity.MONTH)
@@ -195,8 +212,33 @@ def _active_members_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
     ActiveMembers.objects.bulk_create(counts)
 
 
+def _active_day_counts(*, tenant: Tenant, first: date, last: date) -> Iterator[ActiveMembers]:
+    for year in range(first.year, last.year + 1):
+        span_first, span_last = max(first, date(year, 1, 1)), min(last, date(year, 12, 31))
+        length = (span_last - span_first).days + 1
+        spans = (
+            MemberYear.objects.filter(tenant=tenant, year=year)
+            .alias(active_at=active_day_position(span_first, span_last))
+            .filter(active_at__gt=0)
+            .values_list(
+                "group_id", Substr("days", year_day_offset(span_first) + 1, length, output_field=BinaryField())
+            )
+        )
+        spans_by_group: dict[Any, list[bytes]] = defaultdict(list)
+        for group_id, span in spans:
+            spans_by_group[group_id].append(bytes(span))
+        for group_id, group_spans in spans_by_group.items():
+            for offset, day_bytes in enumerate(zip(*group_spans, strict=True)):
+                if members := day_bytes.count(ord("1")):
+                    day = span_first + timedelta(days=offset)
+                    yield ActiveMembers(
+                        tenant=tenant, granularity=ActiveMembers.Granularity.DAY, period=day, group_id=group_id,
+                        members=members,
+                    )  # fmt: skip
+
+
 def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
-    """Rewrites the bytes of first..last in the member-years from the member-days just rebuilt: those of the members
+    """Rewrites the bytes of first..last in the member-years from the span's member-days: those of the members
     active in the span, and of the members who were (their bytes there are cleared, and a year left with no active
     day loses its row)."""
     for year in range(first.year, last.year + 1):
@@ -207,7 +249,7 @@ def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
             _member_year_span_python(tenant=tenant, year=year, first=span_first, last=span_last)
 
 
-# One year's span of member-years rewritten where the member-days are: each member's days of the span OR-ed as bits
+# One year's span of member-years rewritten in the database: each member's days of the span OR-ed as bits
 # and written out as b"0"/b"1" (a year of 2,000 members' half-million member-days in ~0.4 s; through Python, 3 s),
 # spliced into the stored bytes of the members active in the span or before the rebuild, and written where they
 # changed (the job rebuilds today every few minutes: rewriting each active member's row each time would leave
@@ -217,7 +259,7 @@ _MEMBER_YEAR_SPAN_SQL = (
 WITH span AS (
   SELECT member_id, (array_agg(group_id))[1] AS group_id,
          convert_to(bit_or(B'1'::bit({length}) >> (day - %(first)s::date))::text, 'SQL_ASCII') AS days
-  FROM {member_day} WHERE tenant_id = %(tenant)s AND day BETWEEN %(first)s AND %(last)s
+  FROM {span_member_days} WHERE day BETWEEN %(first)s AND %(last)s AND member_id IS NOT NULL
   GROUP BY member_id
 ), stored AS (
   SELECT member_id, group_id, days FROM {member_year}
@@ -242,7 +284,7 @@ DELETE FROM {member_year} WHERE tenant_id = %(tenant)s AND year = %(year)s AND p
 
 
 def _member_year_span_sql(*, tenant: Tenant, year: int, first: date, last: date) -> None:
-    tables = {"member_day": MemberDay._meta.db_table, "member_year": MemberYear._meta.db_table}
+    tables = {"span_member_days": SPAN_MEMBER_DAYS, "member_year": MemberYear._meta.db_table}
     sizes = {"length": (last - first).days + 1, "year_days": MemberYear.YEAR_DAYS}  # integers: a bit type's length
     params: dict[str, Any] = {
         "tenant": tenant.pk, "year": year, "first": first, "last": last, "position": year_day_offset(first) + 1,
@@ -255,15 +297,18 @@ def _member_year_span_sql(*, tenant: Tenant, year: int, first: date, last: date)
 
 def _member_year_span_python(*, tenant: Tenant, year: int, first: date, last: date) -> None:
     offset, length = year_day_offset(first), (last - first).days + 1
-    span_days = MemberDay.objects.filter(tenant=tenant, day__gte=first, day__lte=last)
     spans: dict[Any, tuple[Any, bytearray]] = {}
-    for member_id, group_id, day in span_days.values_list("member_id", "group_id", "day").iterator(10_000):
+    for member_id, group_id, day in _span_member_days(
+        f"SELECT member_id, group_id, day FROM {SPAN_MEMBER_DAYS} "  # noqa: S608 - a constant name
+        "WHERE day BETWEEN %s AND %s AND member_id IS NOT NULL",
+        _span_params(first, last),
+    ):
         _, span = spans.setdefault(member_id, (group_id, bytearray(b"0" * length)))
         span[(day - first).days] = ord("1")
     stored = (
         MemberYear.objects.filter(tenant=tenant, year=year)
         .alias(active_at=active_day_position(first, last))
-        .filter(Q(member_id__in=span_days.values("member_id")) | Q(active_at__gt=0))
+        .filter(Q(member_id__in=_span_members(first, last)) | Q(active_at__gt=0))
     )
     years = {
         member_id: (group_id, bytes(days))
@@ -286,21 +331,23 @@ def _member_year_span_python(*, tenant: Tenant, year: int, first: date, last: da
 
 
 def _retention_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
-    """Brings members' first active days and the retention cells up to date after the member-days of first..last
-    were rewritten.
+    """Brings members' first active days and the retention cells up to date after the member-years of first..last
+    were rewritten from the span's member-days.
 
     The days before `first` did not change, so only a member active in the span or whose first day lay in it can
     have a new first day; the cells that can change are those of a week overlapping the span (every cohort) and
     those of the cohorts such a member left or joined (every week).
     """
-    span_days = MemberDay.objects.filter(tenant=tenant, day__gte=first, day__lte=last)
     span_firsts = {
-        row["member_id"]: (row["group_id"], row["first"])
-        for row in span_days.values("member_id", "group_id").annotate(first=Min("day")).order_by()
+        member_id: (group_id, day)
+        for member_id, group_id, day in _span_member_days(
+            f"SELECT member_id, group_id, min(day) FROM {SPAN_MEMBER_DAYS} "  # noqa: S608
+            "WHERE member_id IS NOT NULL GROUP BY member_id, group_id"
+        )
     }
     stored = dict(
         MemberFirstDay.objects.filter(tenant=tenant)
-        .filter(Q(day__gte=first, day__lte=last) | Q(member_id__in=span_days.values("member_id")))
+        .filter(Q(day__gte=first, day__lte=last) | Q(member_id__in=_span_members(first, last)))
         .values_list("member_id", "day")
     )
     firsts: dict[Any, tuple[Any, date]] = {
@@ -309,14 +356,8 @@ def _retention_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
         if stored.get(member_id) is None or stored[member_id] >= first  # an earlier first day still stands
     }
     left_span = [member_id for member_id, day in stored.items() if day <= last and member_id not in span_firsts]
-    if left_span:  # their member-days in the span are gone: the first is a later one, if any
-        for row in (
-            MemberDay.objects.filter(tenant=tenant, member_id__in=left_span, day__gt=last)
-            .values("member_id", "group_id")
-            .annotate(first=Min("day"))
-            .order_by()
-        ):
-            firsts[row["member_id"]] = (row["group_id"], row["first"])
+    if left_span:  # no longer active in the span: the first is a later day, if any
+        firsts.update(_first_days_after(tenant=tenant, member_ids=left_span, day=last))
     changed = {member_id for member_id, (_, day) in firsts.items() if stored.get(member_id) != day}
     changed.update(member_id for member_id in left_span if member_id not in firsts)
     cohorts = {period_start(stored[member_id], "week") for member_id in changed if member_id in stored}
@@ -349,6 +390,46 @@ def _retention_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
         )
     ]  # fmt: skip
     RetentionCell.objects.bulk_create(cells, batch_size=2000)
+
+
+def _first_days_after(*, tenant: Tenant, member_ids: list[Any], day: date) -> dict[Any, tuple[Any, date]]:
+    """member id -> (group id, first active day after `day`) from the member-years, for those of `member_ids` active
+    after it (rare: members whose first day was in a span they are no longer active in)."""
+    firsts: dict[Any, tuple[Any, date]] = {}
+    later_years = MemberYear.objects.filter(tenant=tenant, member_id__in=member_ids, year__gte=day.year)
+    for member_id, group_id, year, days in later_years.order_by("year").values_list(
+        "member_id", "group_id", "year", "days"
+    ):
+        position = bytes(days).find(b"1", year_day_offset(day) + 1 if year == day.year else 0)
+        if position >= 0 and member_id not in firsts:
+            firsts[member_id] = (group_id, date(year, 1, 1) + timedelta(days=position))
+    return firsts
+
+
+def _span_params(first: date, last: date) -> list[Any]:
+    return [connection.ops.adapt_datefield_value(first), connection.ops.adapt_datefield_value(last)]
+
+
+def _span_members(first: date, last: date) -> RawSQL:
+    """The members with a member-day in first..last of the span, as a subquery."""
+    return RawSQL(  # noqa: S611 - a constant table name, values bound
+        f"SELECT member_id FROM {SPAN_MEMBER_DAYS} WHERE day BETWEEN %s AND %s AND member_id IS NOT NULL",  # noqa: S608
+        _span_params(first, last),
+    )
+
+
+def _span_member_days(statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, Any, date]]:
+    """(member id, group id, day) rows of a statement over the span's member-days, as the ORM would give them: raw
+    SQL on SQLite returns UUIDs as hex text and an aggregate's date as ISO text."""
+    member_id, group_id = (
+        cast("Field[Any, Any]", MemberYear._meta.get_field(name)).to_python for name in ("member", "group")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
+        return [
+            (member_id(member), group_id(group), day if isinstance(day, date) else date.fromisoformat(day))
+            for member, group, day in cursor.fetchall()
+        ]
 
 
 def _retention_counts(
@@ -422,29 +503,26 @@ def _day_rebuild_python(*, tenant: Tenant, day: date) -> int:
         day_figures.revenue[row["currency"]] = day_figures.revenue.get(row["currency"], 0) + (row["amount"] or 0)
 
     DailyRollup.objects.filter(tenant=tenant, day=day).delete()
-    MemberDay.objects.filter(tenant=tenant, day=day).delete()
     DailyRollup.objects.bulk_create(
         DailyRollup(tenant=tenant, day=day, bot_id=bot_id, group_id=group_id, **vars(day_figures))
         for (bot_id, group_id), day_figures in figures.items()
     )
-    _member_days_insert(tenant=tenant, day=day, start=start, end=end)
+    _span_member_days_insert(tenant=tenant, day=day, start=start, end=end)
     return len(figures)
 
 
-def _member_days_insert(*, tenant: Tenant, day: date, start: datetime, end: datetime) -> None:
+def _span_member_days_insert(*, tenant: Tenant, day: date, start: datetime, end: datetime) -> None:
     """One set-based INSERT … SELECT DISTINCT: a busy day has tens of thousands of member-days, and carrying each
     through Python was most of a full rebuild's time."""
-    member_days, messages = MemberDay._meta.db_table, Message._meta.db_table
     statement = (
-        f"INSERT INTO {member_days} (tenant_id, day, group_id, member_id, created_at) "  # noqa: S608 - table names only
-        f"SELECT DISTINCT tenant_id, %s, group_id, member_id, %s FROM {messages} "
+        f"INSERT INTO {SPAN_MEMBER_DAYS} (day, group_id, member_id) "  # noqa: S608 - table names only
+        f"SELECT DISTINCT %s, group_id, member_id FROM {Message._meta.db_table} "
         "WHERE tenant_id = %s AND sent_at >= %s AND sent_at < %s AND sender_type = %s AND NOT is_system "
         "AND member_id IS NOT NULL"
     )
     ops = connection.ops  # raw SQL gets values as the backend stores them (SQLite: naive UTC text)
     params = [
-        ops.adapt_datefield_value(day), ops.adapt_datetimefield_value(timezone.now()),
-        MemberDay._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection),
+        ops.adapt_datefield_value(day), Message._meta.get_field("tenant").get_db_prep_value(tenant.pk, connection),
         ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end), Message.SenderType.USER,
     ]  # fmt: skip
     with connection.cursor() as cursor:
@@ -493,21 +571,15 @@ GROUP BY 1, 2, 3, 4, 5
 """,
 )
 # Within the caller's transaction a second span must find the names free: dropped as soon as they are read.
-_RANGE_GROUPED_DROP_SQL = (
-    "DROP TABLE kpi_member_messages, kpi_interactions_by_intent, kpi_clicks, kpi_conversions_by_intent"
-)
+# (kpi_member_messages, the span's member-days, after the member-years are made from them.)
+_RANGE_GROUPED_DROP_SQL = "DROP TABLE kpi_interactions_by_intent, kpi_clicks, kpi_conversions_by_intent"
 
 # Every figure of DailyRollup, IntentRollup and IntentRevenue for each tenant-local day, bot and group of a range,
-# computed where the rows are from the grouped tables above: member-days from the messages' grouping, both
+# computed where the rows are from the grouped tables above: messages from the messages' grouping, both
 # interaction rollups from the interactions'; nothing but row counts comes back to Python. Same rules as
 # _day_rebuild_python and _intent_rollups_rebuild.
 _RANGE_REBUILD_SQL = """
-WITH member_days AS (
-  INSERT INTO {member_day} (tenant_id, day, group_id, member_id, created_at)
-  SELECT DISTINCT %(tenant)s::uuid, day, group_id, member_id, %(now)s::timestamptz FROM kpi_member_messages
-  WHERE member_id IS NOT NULL ORDER BY 2, 3, 4  -- in key order: the primary key index is appended to, not split
-  RETURNING 1
-), messages AS (
+WITH messages AS (
   SELECT day, bot_id, group_id, sum(n) AS n FROM kpi_member_messages GROUP BY 1, 2, 3
 ), intent_rollups AS (
   INSERT INTO {intent_rollup} (tenant_id, created_at, day, bot_id, group_id, intent, interactions, unhandled,
@@ -555,8 +627,7 @@ WITH member_days AS (
     AND v.group_id IS NOT DISTINCT FROM k.group_id
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM member_days), (SELECT count(*) FROM intent_rollups),
-       (SELECT count(*) FROM intent_revenue)
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM intent_rollups), (SELECT count(*) FROM intent_revenue)
 """
 
 
@@ -593,7 +664,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
     start, _ = day_bounds(day=first, zone=tenant.time_zone)
     _, end = day_bounds(day=last, zone=tenant.time_zone)
     tables = {
-        "message": Message._meta.db_table, "member_day": MemberDay._meta.db_table,
+        "message": Message._meta.db_table,
         "interaction": Interaction._meta.db_table, "click": Click._meta.db_table,
         "conversion": Conversion._meta.db_table, "rollup": DailyRollup._meta.db_table,
         "intent_rollup": IntentRollup._meta.db_table, "intent_revenue": IntentRevenue._meta.db_table,
@@ -617,7 +688,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         [(session_jit, _)] = cursor.fetchall()
         # The span groups its messages per member: in 4 MB (the default) a month of them spills to disk.
         cursor.execute("SELECT set_config('work_mem', %s, true)", [settings.KPI_REBUILD_WORK_MEM])
-        for model in (DailyRollup, MemberDay, IntentRollup, IntentRevenue):
+        for model in (DailyRollup, IntentRollup, IntentRevenue):
             cursor.execute(
                 f"DELETE FROM {model._meta.db_table} WHERE tenant_id = %s AND day BETWEEN %s AND %s",  # noqa: S608
                 [tenant.pk, first, last],
@@ -643,9 +714,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
             cursor.execute(statement, params)
             rollup_rows, *_others = cursor.fetchone()
             cursor.execute(_RANGE_GROUPED_DROP_SQL)
-        _member_years_rebuild(tenant=tenant, first=first, last=last)
-        _active_members_rebuild(tenant=tenant, first=first, last=last)
-        _retention_rebuild(tenant=tenant, first=first, last=last)
+        _member_derived_rebuild(tenant=tenant, first=first, last=last)
     return int(rollup_rows)
 
 

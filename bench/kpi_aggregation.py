@@ -141,12 +141,12 @@ def load_history(args: argparse.Namespace, fixture: dict[str, Any], interactions
 def vacuum_analyze(database_url: str) -> float:
     import psycopg
 
-    from analytics.models import DailyRollup, MemberDay
+    from analytics.models import DailyRollup
     from groups.models import Member
 
     started = time.perf_counter()
     with psycopg.connect(database_url, autocommit=True) as connection:
-        for table in [*tables().values(), Member._meta.db_table, DailyRollup._meta.db_table, MemberDay._meta.db_table]:
+        for table in [*tables().values(), Member._meta.db_table, DailyRollup._meta.db_table]:
             connection.execute(f"VACUUM (ANALYZE) {table}")
     return round(time.perf_counter() - started, 1)
 

@@ -1,13 +1,11 @@
 """KPI rollups and the KPI API: figures equal a direct computation from raw rows, however the job runs."""
 
-import importlib
 import json
 from datetime import UTC, date, datetime, timedelta
 from io import StringIO
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.apps import apps as django_apps
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -265,24 +263,6 @@ def test_stored_weeks_and_months_count_a_member_once_across_the_new_year(world):
     analytics_services.kpi_day_rebuild(tenant=tenant, day=date(2026, 1, 2))
     assert stored()[("week", week, "group")] == 2  # Ana was still active on the 30th
     assert stored()[("month", date(2026, 1, 1), "group")] == 1
-
-
-def test_the_migration_fills_member_years_equal_to_the_rebuilds(world):
-    fill = importlib.import_module("analytics.migrations.0010_member_years").member_years_from_member_days
-    tenant, (bot, other_bot) = world["tenant"], world["bots"]
-    for offset, member in enumerate([*world["members"][bot.pk], *world["members"][other_bot.pk][:1]]):
-        group_bot = bot if member.group_id == bot.group_id else other_bot
-        for day in (date(2025, 12, 31 - offset), date(2026, 1, 1 + offset), date(2026, 7, 4)):
-            _message(world, bot=group_bot, member=member, at=_at(day, 9))
-    kpi_aggregate_tenant(tenant=tenant)
-    fields = ("member_id", "group_id", "year", "days")
-    rebuilt = sorted((*row[:3], bytes(row[3])) for row in MemberYear.objects.values_list(*fields))
-    assert len(rebuilt) == 8
-
-    MemberYear.objects.all().delete()
-    fill(django_apps, None)
-
-    assert sorted((*row[:3], bytes(row[3])) for row in MemberYear.objects.values_list(*fields)) == rebuilt
 
 
 def test_day_spans_are_runs_of_consecutive_days_at_most_max_days_long():

@@ -118,3 +118,32 @@ def test_a_members_earlier_message_arriving_late_moves_them_to_an_earlier_cohort
         (date(2026, 8, 31), 0, 1),
         (date(2026, 8, 31), 2, 1),
     }
+
+
+def test_a_member_no_longer_active_on_their_first_day_moves_to_their_next_day_in_the_next_year(tenant):
+    tenant.time_zone = CHICAGO
+    tenant.save()
+    bot = BotFactory(tenant=tenant, group=GroupFactory(tenant=tenant))
+    member = MemberFactory(tenant=tenant, group=bot.group)
+    days = (date(2025, 12, 31), date(2026, 1, 2), date(2026, 3, 4))
+    sent = [
+        MessageFactory(tenant=tenant, group=bot.group, bot=bot, member=member,
+                       sent_at=datetime(day.year, day.month, day.day, 12, tzinfo=CHICAGO))
+        for day in days
+    ]  # fmt: skip
+    kpi_aggregate_tenant(tenant=tenant, full=True)
+    assert MemberFirstDay.objects.get(member=member).day == days[0]
+
+    sent[0].delete()  # the first day now has no message: the next one is in the member's next year
+    kpi_days_rebuild(tenant=tenant, first=days[0], last=days[0])
+    assert MemberFirstDay.objects.get(member=member).day == days[1]
+
+    sent[1].delete()  # and the one after it later in the same year
+    kpi_days_rebuild(tenant=tenant, first=days[1], last=days[1])
+    assert MemberFirstDay.objects.get(member=member).day == days[2]
+    assert _stored(tenant) == _direct(tenant)
+
+    sent[2].delete()
+    kpi_days_rebuild(tenant=tenant, first=days[2], last=days[2])
+    assert not MemberFirstDay.objects.filter(member=member).exists()
+    assert _stored(tenant) == _direct(tenant) == ({}, {})
