@@ -93,9 +93,9 @@ class MemberYear(TenantOwnedModel):
 
 class ActiveMembers(TenantOwnedModel):
     """Distinct active members of one group in one whole day, ISO week or calendar month, counted by the rebuild
-    (days from the rebuilt span's member-days, weeks and months from the member-years). A member belongs to one
-    group, so a tenant's figure for a period is the sum over its groups; series over a year read a few hundred of
-    these rows instead of counting half a million member-days."""
+    (days, weeks and months alike from the member-years). A member belongs to one group, so a tenant's figure for a
+    period is the sum over its groups; series over a year read a few hundred of these rows instead of counting half
+    a million member-days."""
 
     class Granularity(models.TextChoices):
         DAY = "day"

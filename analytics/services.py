@@ -212,9 +212,14 @@ def _active_members_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
     ActiveMembers.objects.bulk_create(counts)
 
 
-def _active_day_counts(*, tenant: Tenant, first: date, last: date) -> Iterator[ActiveMembers]:
+def _year_spans(first: date, last: date) -> Iterator[tuple[int, date, date]]:
+    """(year, first day, last day) of each calendar year's part of first..last: member-years are per year."""
     for year in range(first.year, last.year + 1):
-        span_first, span_last = max(first, date(year, 1, 1)), min(last, date(year, 12, 31))
+        yield year, max(first, date(year, 1, 1)), min(last, date(year, 12, 31))
+
+
+def _active_day_counts(*, tenant: Tenant, first: date, last: date) -> Iterator[ActiveMembers]:
+    for year, span_first, span_last in _year_spans(first, last):
         length = (span_last - span_first).days + 1
         spans = (
             MemberYear.objects.filter(tenant=tenant, year=year)
@@ -241,8 +246,7 @@ def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
     """Rewrites the bytes of first..last in the member-years from the span's member-days: those of the members
     active in the span, and of the members who were (their bytes there are cleared, and a year left with no active
     day loses its row)."""
-    for year in range(first.year, last.year + 1):
-        span_first, span_last = max(first, date(year, 1, 1)), min(last, date(year, 12, 31))
+    for year, span_first, span_last in _year_spans(first, last):
         if connection.vendor == "postgresql":
             _member_year_span_sql(tenant=tenant, year=year, first=span_first, last=span_last)
         else:
