@@ -52,3 +52,27 @@ def test_without_the_file_gunicorn_falls_back_to_its_single_sync_worker(tmp_path
     config = _resolved_config(cwd=tmp_path)
 
     assert (config["worker_class"], config["workers"]) == ("sync", "1")
+
+
+@pytest.mark.parametrize(
+    ("broker_url", "transport_module"),
+    [
+        ("redis://127.0.0.1:1/0", "kombu.transport.redis"),
+        ("amqp://guest:guest@127.0.0.1:1//", "kombu.transport.pyamqp"),
+    ],
+)
+def test_loading_the_app_imports_the_cache_client_and_the_broker_transport_before_any_thread_serves(
+    broker_url, transport_module
+):
+    """redis-py imports itself in a cycle; two gthread threads making that first import at once deadlock, and Python
+    breaks it with an ImportError: a 500. Loaded with the app, the import happens while the worker has one thread."""
+    wanted = ("redis.client", "django_redis.client.default", transport_module)
+    probe = f"import sys, config.wsgi; print(*[name for name in {wanted!r} if name not in sys.modules])"
+    clean = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "CELERY_BROKER_URL")}
+    completed = subprocess.run(
+        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={**clean, "DEBUG": "true", "REDIS_URL": "redis://127.0.0.1:1/0", "CELERY_BROKER_URL": broker_url},
+    )  # fmt: skip
+
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == []  # nothing it needs is left to import on a serving thread
