@@ -120,6 +120,13 @@ def _active_byte_found_sql(days: str, position: str, length: str, *, vendor: str
     return f"INSTR(SUBSTR({days}, {position}, {length}), X'31') > 0"
 
 
+def _day_bit_set_sql(bits: str, position: str, length: str, *, vendor: str) -> str:
+    """SQL true where SUBSTRING(bits, position, length) of a `YearDayBits` column holds a 1."""
+    if vendor == "postgresql":
+        return f"POSITION(B'1' IN SUBSTRING({bits}, {position}, {length})) > 0"
+    return f"INSTR(SUBSTR({bits}, {position}, {length}), '1') > 0"
+
+
 def _active_in_range_sql(start: date, end: date, *, vendor: str) -> str:
     """SQL true on a member-year row whose member was active on a day of start..end; a row of a year the range does
     not reach searches nothing. Every value in it is an integer computed here, so it is inlined, not bound."""
@@ -169,12 +176,12 @@ def distinct_active_members_in_ranges(
 
 
 def distinct_active_members_by_group(
-    *, tenant: Tenant, ranges: list[tuple[date, date]], by_cohort: bool = False
+    *, tenant: Tenant, ranges: list[tuple[date, date]], by_cohort: bool = False, engaged: bool = False
 ) -> dict[tuple[Any, ...], int]:
     """(index in `ranges`, group id) -> members of that group active on a day of that range, for every pair with
     any: one statement over the tenant's member-years of the years the ranges reach, however many ranges. With
     `by_cohort`, the keys also hold the week (its Monday) of each member's first active day (members without one
-    are not counted).
+    are not counted). With `engaged`, only days with an interaction count (the member-years' `interaction_days`).
 
     The ranges are rows of a VALUES list (one per range and year it reaches), joined to the member-years by year and
     tested by a byte search each. Within one year a member has one row, so the matches are counted as they are; only
@@ -204,7 +211,11 @@ def distinct_active_members_by_group(
         # A named list (SQLite names no columns of a VALUES subquery); PostgreSQL inlines it, row estimate and all.
         name = f"ranges_{len(lists)}"
         lists.append(f"{name} (range_index, year, position, length) AS (VALUES {values})")
-        found = _active_byte_found_sql("m.days", f"{name}.position", f"{name}.length", vendor=connection.vendor)
+        place = (f"{name}.position", f"{name}.length")
+        if engaged:
+            found = _day_bit_set_sql("m.interaction_days", *place, vendor=connection.vendor)
+        else:
+            found = _active_byte_found_sql("m.days", *place, vendor=connection.vendor)
         selects.append(
             f"SELECT {name}.range_index, {keys}, {count} FROM {table} m JOIN {name} ON {name}.year = m.year {join}"  # noqa: S608
             f"WHERE m.tenant_id = %s AND m.year >= %s AND m.year <= %s AND {found} "

@@ -103,7 +103,7 @@ def kpi_days_rebuild(*, tenant: Tenant, first: date, last: date) -> int:
     with transaction.atomic():
         with connection.cursor() as cursor:
             # Ids untyped: SQLite stores them as the ORM writes them (UUIDs as hex text), with no conversion.
-            cursor.execute(f"CREATE TEMPORARY TABLE {SPAN_MEMBER_DAYS} (day date, group_id, member_id)")
+            cursor.execute(f"CREATE TEMPORARY TABLE {SPAN_MEMBER_DAYS} (day date, group_id, member_id, interacted)")
         rows = sum(
             _day_rebuild_python(tenant=tenant, day=first + timedelta(days=offset))
             for offset in range((last - first).days + 1)
@@ -260,26 +260,35 @@ def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
 # thousands of dead rows a run for vacuum); then the rows with no active day left are dropped.
 _MEMBER_YEAR_SPAN_SQL = (
     """
-WITH span AS (
+WITH span_bits AS (
   SELECT member_id, (array_agg(group_id))[1] AS group_id,
-         convert_to(bit_or(B'1'::bit({length}) >> (day - %(first)s::date))::text, 'SQL_ASCII') AS days
+         bit_or(B'1'::bit({length}) >> (day - %(first)s::date)) AS days,
+         bit_or(B'1'::bit({length}) >> (day - %(first)s::date)) FILTER (WHERE interacted) AS interaction_days
   FROM {span_member_days} WHERE day BETWEEN %(first)s AND %(last)s AND member_id IS NOT NULL
   GROUP BY member_id
+), span AS (
+  SELECT member_id, group_id, convert_to(days::text, 'SQL_ASCII') AS days,
+         coalesce(interaction_days, B'0'::bit({length})) AS interaction_days
+  FROM span_bits
 ), stored AS (
-  SELECT member_id, group_id, days FROM {member_year}
+  SELECT member_id, group_id, days, interaction_days FROM {member_year}
   WHERE tenant_id = %(tenant)s AND year = %(year)s
     AND (member_id IN (SELECT member_id FROM span)
          OR position('\\x31'::bytea IN substring(days, %(position)s, {length})) > 0)
 )
-INSERT INTO {member_year} (tenant_id, year, member_id, group_id, days, created_at)
+INSERT INTO {member_year} (tenant_id, year, member_id, group_id, days, interaction_days, created_at)
 SELECT %(tenant)s, %(year)s, member_id, coalesce(span.group_id, stored.group_id),
        overlay(coalesce(stored.days, convert_to(repeat('0', {year_days}), 'SQL_ASCII'))
                placing coalesce(span.days, convert_to(repeat('0', {length}), 'SQL_ASCII'))
                from %(position)s for {length}),
+       overlay(coalesce(stored.interaction_days, B'0'::bit({year_days}))
+               placing coalesce(span.interaction_days, B'0'::bit({length})) from %(position)s for {length}),
        %(now)s
 FROM span FULL JOIN stored USING (member_id)
-ON CONFLICT (tenant_id, year, member_id) DO UPDATE SET days = excluded.days, group_id = excluded.group_id
-  WHERE ({member_year}.days, {member_year}.group_id) IS DISTINCT FROM (excluded.days, excluded.group_id)
+ON CONFLICT (tenant_id, year, member_id) DO UPDATE
+  SET days = excluded.days, interaction_days = excluded.interaction_days, group_id = excluded.group_id
+  WHERE ({member_year}.days, {member_year}.interaction_days, {member_year}.group_id)
+    IS DISTINCT FROM (excluded.days, excluded.interaction_days, excluded.group_id)
 """,
     """
 DELETE FROM {member_year} WHERE tenant_id = %(tenant)s AND year = %(year)s AND position('\\x31'::bytea IN days) = 0
@@ -301,33 +310,52 @@ def _member_year_span_sql(*, tenant: Tenant, year: int, first: date, last: date)
 
 def _member_year_span_python(*, tenant: Tenant, year: int, first: date, last: date) -> None:
     offset, length = year_day_offset(first), (last - first).days + 1
-    spans: dict[Any, tuple[Any, bytearray]] = {}
-    for member_id, group_id, day in _span_member_days(
-        f"SELECT member_id, group_id, day FROM {SPAN_MEMBER_DAYS} "  # noqa: S608 - a constant name
+    spans: dict[Any, tuple[Any, bytearray, bytearray]] = {}
+    for member_id, group_id, day, interacted in _span_member_days(
+        f"SELECT member_id, group_id, day, interacted FROM {SPAN_MEMBER_DAYS} "  # noqa: S608 - a constant name
         "WHERE day BETWEEN %s AND %s AND member_id IS NOT NULL",
         _span_params(first, last),
     ):
-        _, span = spans.setdefault(member_id, (group_id, bytearray(b"0" * length)))
+        _, span, interaction_span = spans.setdefault(
+            member_id, (group_id, bytearray(b"0" * length), bytearray(b"0" * length))
+        )
         span[(day - first).days] = ord("1")
+        if interacted:
+            interaction_span[(day - first).days] = ord("1")
     stored = (
         MemberYear.objects.filter(tenant=tenant, year=year)
         .alias(active_at=active_day_position(first, last))
         .filter(Q(member_id__in=_span_members(first, last)) | Q(active_at__gt=0))
     )
     years = {
-        member_id: (group_id, bytes(days))
-        for member_id, group_id, days in stored.values_list("member_id", "group_id", "days")
+        member_id: (group_id, bytes(days), interaction_days)
+        for member_id, group_id, days, interaction_days in stored.values_list(
+            "member_id", "group_id", "days", "interaction_days"
+        )
     }
     idle = bytearray(b"0" * length)
     for member_id in spans.keys() | years.keys():
-        group_id, span = spans.get(member_id) or (years[member_id][0], idle)
-        _, days = years.get(member_id, (group_id, b"0" * MemberYear.YEAR_DAYS))
-        years[member_id] = (group_id, days[:offset] + span + days[offset + length :])
+        group_id, span, interaction_span = spans.get(member_id) or (years[member_id][0], idle, idle)
+        _, days, interaction_days = years.get(
+            member_id, (group_id, b"0" * MemberYear.YEAR_DAYS, "0" * MemberYear.YEAR_DAYS)
+        )
+        years[member_id] = (
+            group_id,
+            days[:offset] + span + days[offset + length :],
+            interaction_days[:offset] + interaction_span.decode() + interaction_days[offset + length :],
+        )
     stored.delete()
     MemberYear.objects.bulk_create(
         (
-            MemberYear(tenant=tenant, year=year, member_id=member_id, group_id=group_id, days=days)
-            for member_id, (group_id, days) in years.items()
+            MemberYear(
+                tenant=tenant,
+                year=year,
+                member_id=member_id,
+                group_id=group_id,
+                days=days,
+                interaction_days=interaction_days,
+            )
+            for member_id, (group_id, days, interaction_days) in years.items()
             if b"1" in days
         ),
         batch_size=2000,
@@ -422,17 +450,18 @@ def _span_members(first: date, last: date) -> RawSQL:
     )
 
 
-def _span_member_days(statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, Any, date]]:
-    """(member id, group id, day) rows of a statement over the span's member-days, as the ORM would give them: raw
-    SQL on SQLite returns UUIDs as hex text and an aggregate's date as ISO text."""
+def _span_member_days(statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    """(member id, group id, day, any further columns as they come) rows of a statement over the span's member-days,
+    the first three as the ORM would give them: raw SQL on SQLite returns UUIDs as hex text and an aggregate's date
+    as ISO text."""
     member_id, group_id = (
         cast("Field[Any, Any]", MemberYear._meta.get_field(name)).to_python for name in ("member", "group")
     )
     with connection.cursor() as cursor:
         cursor.execute(statement, params)
         return [
-            (member_id(member), group_id(group), day if isinstance(day, date) else date.fromisoformat(day))
-            for member, group, day in cursor.fetchall()
+            (member_id(member), group_id(group), day if isinstance(day, date) else date.fromisoformat(day), *rest)
+            for member, group, day, *rest in cursor.fetchall()
         ]
 
 
@@ -516,13 +545,13 @@ def _day_rebuild_python(*, tenant: Tenant, day: date) -> int:
 
 
 def _span_member_days_insert(*, tenant: Tenant, day: date, start: datetime, end: datetime) -> None:
-    """One set-based INSERT … SELECT DISTINCT: a busy day has tens of thousands of member-days, and carrying each
+    """One set-based INSERT … SELECT … GROUP BY: a busy day has tens of thousands of member-days, and carrying each
     through Python was most of a full rebuild's time."""
     statement = (
-        f"INSERT INTO {SPAN_MEMBER_DAYS} (day, group_id, member_id) "  # noqa: S608 - table names only
-        f"SELECT DISTINCT %s, group_id, member_id FROM {Message._meta.db_table} "
+        f"INSERT INTO {SPAN_MEMBER_DAYS} (day, group_id, member_id, interacted) "  # noqa: S608 - table names only
+        f"SELECT %s, group_id, member_id, MAX(has_interaction) FROM {Message._meta.db_table} "
         "WHERE tenant_id = %s AND sent_at >= %s AND sent_at < %s AND sender_type = %s AND NOT is_system "
-        "AND member_id IS NOT NULL"
+        "AND member_id IS NOT NULL GROUP BY group_id, member_id"
     )
     ops = connection.ops  # raw SQL gets values as the backend stores them (SQLite: naive UTC text)
     params = [
@@ -541,7 +570,7 @@ def _span_member_days_insert(*, tenant: Tenant, day: date, start: datetime, end:
 _RANGE_GROUPED_SQL = (
     """
 CREATE TEMPORARY TABLE kpi_member_messages ON COMMIT DROP AS
-SELECT sent_at::date AS day, bot_id, group_id, member_id, count(*) AS n
+SELECT sent_at::date AS day, bot_id, group_id, member_id, count(*) AS n, bool_or(has_interaction) AS interacted
 FROM {message}
 WHERE tenant_id = %(tenant)s AND sent_at >= %(start)s AND sent_at < %(end)s AND sender_type = 'user' AND NOT is_system
 GROUP BY 1, 2, 3, 4

@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 MESSAGE_FIELDS = (
     "id", "tenant", "created_at", "group", "bot", "member", "groupme_message_id", "sender_type", "sender_id",
     "sender_name", "text", "attachments", "is_system", "event", "sent_at", "received_at", "processed_at",
+    "has_interaction",
 )  # fmt: skip
 INTERACTION_FIELDS = (
     "id", "tenant", "created_at", "bot", "group", "member", "message", "message_text", "intent", "sentiment", "rule",
@@ -148,7 +149,7 @@ class Generator:
                 message_id, ids.tenant, _iso(received), group, bot, NULL if system else member,
                 str(100_000_000_000 + self.sequence), "system" if system else "user", "system" if system else user_id,
                 "GroupMe" if system else f"Member {user_id[-5:]}", text, "[]", "t" if system else "f", NULL,
-                _iso(sent), _iso(received), _iso(received + 0.05),
+                _iso(sent), _iso(received), _iso(received + 0.05), "t" if is_interaction else "f",
             )) + "\n")  # fmt: skip
             self.counts.messages += 1
             if not is_interaction:

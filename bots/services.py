@@ -123,7 +123,7 @@ def _message_row(
 # it against the model's columns.
 MESSAGE_INSERT_COLUMNS = (
     "id", "tenant_id", "created_at", "group_id", "bot_id", "groupme_message_id", "sender_type", "sender_id",
-    "sender_name", "text", "attachments", "is_system", "event", "sent_at", "received_at",
+    "sender_name", "text", "attachments", "is_system", "event", "sent_at", "received_at", "has_interaction",
 )  # fmt: skip
 _OPTED_OUT = (
     "(%(check_opt_out)s AND EXISTS (SELECT 1 FROM groups_member WHERE group_id = %(group_id)s "
@@ -135,7 +135,7 @@ MESSAGE_INSERT_SQL = (
     "%(sender_id)s, %(sender_name)s, "
     f"CASE WHEN {_OPTED_OUT} THEN NULL ELSE %(text)s END, "
     f"CASE WHEN {_OPTED_OUT} THEN '[]'::jsonb ELSE %(attachments)s END, "
-    "%(is_system)s, %(event)s, %(sent_at)s, %(received_at)s"
+    "%(is_system)s, %(event)s, %(sent_at)s, %(received_at)s, false"
     ") ON CONFLICT (group_id, groupme_message_id) DO NOTHING RETURNING id"
 )
 
@@ -251,7 +251,8 @@ def message_process(*, tenant_id: Any, message_id: Any) -> ProcessingOutcome:
             if interaction is not None and interaction.message_text is not None:
                 Interaction.objects.filter(pk=interaction.pk).update(message_text=None)
         message.processed_at = timezone.now()
-        message.save(update_fields=["member", "processed_at", "text", "attachments"])
+        message.has_interaction = interaction is not None
+        message.save(update_fields=["member", "processed_at", "has_interaction", "text", "attachments"])
     reply = None
     if recorded and recorded[0].reply_status == Interaction.ReplyStatus.PENDING:
         assert bot is not None

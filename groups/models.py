@@ -76,6 +76,10 @@ class Message(TenantOwnedModel):
     sent_at = models.DateTimeField(help_text="GroupMe's created_at.")
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # Set by processing in the transaction that records the message's interaction (a message has at most one), so the
+    # KPI rebuild learns who talked to a bot on which day from the scan of messages it makes anyway, not from a second
+    # scan of the interactions.
+    has_interaction = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

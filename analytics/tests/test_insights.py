@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from analytics.insights import community_economics, intent_figures, top_intents, top_intents_of
 from analytics.selectors import KpiScope
-from analytics.services import kpi_aggregate_tenant
+from analytics.services import kpi_aggregate_tenant, kpi_day_rebuild
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
 from monetization.ledger import revenue_totals
@@ -298,6 +298,32 @@ def test_sentiment_and_unhandled_rate_per_period_from_the_rollups_with_gaps_pres
 
 
 # --- Economics ---------------------------------------------------------------------------------------------------
+
+
+def test_engaged_members_are_those_the_kpi_job_saw_interact_and_follow_each_rebuilt_day(world):
+    """From the member-years' interaction days, as of the last KPI run: a member who only chatted is not engaged,
+    and rebuilding one day keeps the other days' interaction days. A bot's figure counts its own interactions."""
+    bot, other_bot = world["bots"]
+    ana, bo, _ = world["members"][bot.pk]
+    dee = world["members"][other_bot.pk][0]
+    first, second = date(2026, 10, 10), date(2026, 10, 11)
+    _interaction(world, bot=bot, member=ana, at=_at(first, 9))
+    _message(world, bot=bot, member=bo, at=_at(first, 10))  # chatter only: active, not engaged
+    _interaction(world, bot=other_bot, member=dee, at=_at(second, 9))
+    kpi_aggregate_tenant(tenant=world["tenant"], full=True)
+
+    def engaged(start, end, **scope):
+        economics = community_economics(scope=KpiScope(tenant=world["tenant"], **scope), start=start, end=end)
+        return economics["totals"]["engaged_members"]
+
+    assert (engaged(first, first), engaged(second, second), engaged(first, second)) == (1, 1, 2)
+
+    _interaction(world, bot=bot, member=bo, at=_at(second, 12))
+    assert engaged(second, second) == 1  # made after the run: counted from the next one
+    kpi_day_rebuild(tenant=world["tenant"], day=second)
+    assert (engaged(first, first), engaged(second, second), engaged(first, second)) == (1, 2, 3)
+    assert (engaged(first, second, group_id=bot.group_id), engaged(first, second, bot_id=bot.pk)) == (2, 2)
+    assert engaged(first, second, bot_id=other_bot.pk) == 1
 
 
 def test_community_economics_per_group_engaged_member_reply_and_intent(world, api):

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from analytics import services as analytics_services
 from analytics.histogram import histogram_of, histogram_percentile
+from analytics.insights import community_economics
 from analytics.models import ActiveMembers, AggregationWatermark, DailyRollup, IntentRevenue, IntentRollup, MemberYear
 from analytics.periods import period_start
 from analytics.selectors import KpiScope, distinct_active_members_in_ranges, kpi_report
@@ -457,6 +458,19 @@ def _direct(tenant, *, start, end, bot=None, group=None):
     }
 
 
+def _direct_engaged(tenant, *, start, end, bot=None, group=None):
+    """Members with an interaction in the range, straight from the interactions."""
+    zone = tenant.time_zone
+    lower = datetime.combine(start, datetime.min.time(), tzinfo=zone)
+    upper = datetime.combine(end + timedelta(days=1), datetime.min.time(), tzinfo=zone)
+    interactions = Interaction.objects.filter(tenant=tenant, occurred_at__gte=lower, occurred_at__lt=upper)
+    if bot is not None:
+        interactions = interactions.filter(bot=bot)
+    if group is not None:
+        interactions = interactions.filter(group=group)
+    return interactions.exclude(member=None).values("member").distinct().count()
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     traffic=events,
@@ -495,13 +509,17 @@ def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, 
     start, end = first_day - timedelta(days=1), first_day + timedelta(days=49)
     bot = bots[0] if scope == "bot" else None
     group = bots[1].group if scope == "group" else None
+    scope_of = KpiScope(tenant=tenant, bot_id=bot.pk if bot else None, group_id=group.pk if group else None)
     report = kpi_report(
-        scope=KpiScope(tenant=tenant, bot_id=bot.pk if bot else None, group_id=group.pk if group else None),
-        start=start, end=end, granularity=granularity, group_of_bot=bot.group_id if bot else None,
-    )  # fmt: skip
+        scope=scope_of, start=start, end=end, granularity=granularity, group_of_bot=bot.group_id if bot else None
+    )
 
     expected = _direct(tenant, start=start, end=end, bot=bot, group=group)
     assert {name: report["totals"][name] for name in expected} == expected
+    for engaged_start, engaged_end in ((start, end), (first_day, first_day + timedelta(days=20))):
+        economics = community_economics(scope=scope_of, start=engaged_start, end=engaged_end)
+        direct_engaged = _direct_engaged(tenant, start=engaged_start, end=engaged_end, bot=bot, group=group)
+        assert economics["totals"]["engaged_members"] == direct_engaged
     for entry in report["series"]:
         period = date.fromisoformat(entry["period"])
         period_end = min(end, _period_end(period, granularity))

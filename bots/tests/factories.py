@@ -1,8 +1,10 @@
 import secrets
+from typing import Any
 
 import factory
 
 from bots.models import Bot, GroupMeConnection, Interaction, Rule
+from groups.models import Message
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
 from tenants.tests.factories import TenantFactory
 from tenants.url_tokens import url_token_hash
@@ -49,6 +51,7 @@ class InteractionFactory(factory.django.DjangoModelFactory):
         group=factory.SelfAttribute("..group"),
         member=factory.SelfAttribute("..member"),
         bot=factory.SelfAttribute("..bot"),
+        has_interaction=True,
     )
     message_text = factory.SelfAttribute("message.text")
     intent = "help"
@@ -56,6 +59,15 @@ class InteractionFactory(factory.django.DjangoModelFactory):
     reply_status = Interaction.ReplyStatus.SENT
     response_time_ms = 180
     occurred_at = factory.SelfAttribute("message.sent_at")
+
+    @classmethod
+    def _create(cls, model_class: type[Interaction], *args: Any, **kwargs: Any) -> Interaction:
+        interaction: Interaction = super()._create(model_class, *args, **kwargs)
+        # What processing does in the interaction's transaction, for a message a test made itself.
+        if not interaction.message.has_interaction:
+            Message.objects.filter(pk=interaction.message_id).update(has_interaction=True)
+            interaction.message.has_interaction = True
+        return interaction
 
 
 class GroupMeConnectionFactory(factory.django.DjangoModelFactory):

@@ -29,6 +29,7 @@ def test_a_command_is_answered_and_recorded(bot, deliver, fake_groupme):
     assert interaction.sentiment > 0
     assert interaction.response_time_ms is not None
     assert interaction.member.nickname == "Ana"
+    assert interaction.message.has_interaction  # what the KPI job reads engaged members from
 
 
 def test_a_repeated_callback_is_stored_once_and_answered_once(bot, deliver, fake_groupme):
@@ -135,7 +136,8 @@ def test_plain_chatter_is_counted_but_is_not_an_interaction(bot, deliver, fake_g
     RuleFactory(tenant=bot.tenant, bot=bot, pattern="help")
     deliver(bot, text="see you all tonight")
 
-    assert Message.objects.get().processed_at is not None
+    message = Message.objects.get()
+    assert (message.processed_at is not None, message.has_interaction) == (True, False)
     assert not Interaction.objects.exists()
 
 
