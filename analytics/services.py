@@ -255,8 +255,9 @@ def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
 
 # One year's span of member-years rewritten in the database: each member's days of the span OR-ed as bits
 # and written out as b"0"/b"1" (a year of 2,000 members' half-million member-days in ~0.4 s; through Python, 3 s),
-# spliced into the stored bytes of the members active in the span or before the rebuild, and written where they
-# changed (the job rebuilds today every few minutes: rewriting each active member's row each time would leave
+# the days with an interaction OR-ed the same way and kept as bits (a subset of the active days, so the same rows
+# change), spliced into the stored rows of the members active in the span or before the rebuild, and written where
+# they changed (the job rebuilds today every few minutes: rewriting each active member's row each time would leave
 # thousands of dead rows a run for vacuum); then the rows with no active day left are dropped.
 _MEMBER_YEAR_SPAN_SQL = (
     """
