@@ -266,7 +266,9 @@ class SentimentTrendView(APIView):
 class EconomicsFiguresSerializer(serializers.Serializer[Any]):
     revenue = _money()
     interactions = serializers.IntegerField()
-    engaged_members = serializers.IntegerField(help_text="Distinct members with at least one interaction.")
+    engaged_members = serializers.IntegerField(
+        help_text="Distinct members with at least one interaction, as of the last KPI run (a bot's: its own, live)."
+    )
     replies = serializers.IntegerField(help_text="Bot replies GroupMe accepted.")
     revenue_per_engaged_member = _money_ratio("Currency -> minor units; null with no engaged members.")
     revenue_per_1000_replies = _money_ratio("Currency -> minor units; null with no replies.")
