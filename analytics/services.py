@@ -261,16 +261,14 @@ def _member_years_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
 # thousands of dead rows a run for vacuum); then the rows with no active day left are dropped.
 _MEMBER_YEAR_SPAN_SQL = (
     """
-WITH span_bits AS (
-  SELECT member_id, (array_agg(group_id))[1] AS group_id,
-         bit_or(B'1'::bit({length}) >> (day - %(first)s::date)) AS days,
-         bit_or(B'1'::bit({length}) >> (day - %(first)s::date)) FILTER (WHERE interacted) AS interaction_days
-  FROM {span_member_days} WHERE day BETWEEN %(first)s AND %(last)s AND member_id IS NOT NULL
+WITH span AS (
+  SELECT member_id, (array_agg(group_id))[1] AS group_id, convert_to(bit_or(day_bit)::text, 'SQL_ASCII') AS days,
+         coalesce(bit_or(day_bit) FILTER (WHERE interacted), B'0'::bit({length})) AS interaction_days
+  FROM (
+    SELECT member_id, group_id, interacted, B'1'::bit({length}) >> (day - %(first)s::date) AS day_bit
+    FROM {span_member_days} WHERE day BETWEEN %(first)s AND %(last)s AND member_id IS NOT NULL
+  ) AS span_days
   GROUP BY member_id
-), span AS (
-  SELECT member_id, group_id, convert_to(days::text, 'SQL_ASCII') AS days,
-         coalesce(interaction_days, B'0'::bit({length})) AS interaction_days
-  FROM span_bits
 ), stored AS (
   SELECT member_id, group_id, days, interaction_days FROM {member_year}
   WHERE tenant_id = %(tenant)s AND year = %(year)s
