@@ -22,21 +22,21 @@ from analytics.insights import (
     conversion_funnel,
     intent_figures,
     retention_cohorts,
-    sentiment_trend,
+    sentiment_trend_of,
     top_intents_of,
 )
-from analytics.selectors import intent_ranking, kpi_report
+from analytics.selectors import RollupSums, intent_ranking, kpi_report, rollup_sums
 
 RETENTION_WEEKS = 8
 OVERVIEW_INTENTS = 5
 ANALYTICS_INTENTS = 10
 
 
-def kpi_figures(query: AnalyticsQuery) -> dict[str, Any]:
+def kpi_figures(query: AnalyticsQuery, *, sums: RollupSums | None = None) -> dict[str, Any]:
     """The KPI report of the query: what the API's kpis/ answers."""
     return kpi_report(
         scope=query.scope, start=query.start, end=query.end, granularity=query.granularity,
-        group_of_bot=query.group_of_bot,
+        group_of_bot=query.group_of_bot, sums=sums,
     )  # fmt: skip
 
 
@@ -69,16 +69,24 @@ class AnalyticsFigures:
 
 def analytics_figures_of(query: AnalyticsQuery) -> AnalyticsFigures:
     scope, start, end = query.scope, query.start, query.end
-    # The intent rollups read once, for the top intents and the economics tables both.
+    # Read once each: the daily rollups' sums for the KPI report, the sentiment trend and the funnel's clicks; the
+    # intent rollups for the top intents and the economics tables.
+    sums = rollup_sums(scope=scope, start=start, end=end, granularity=query.granularity)
     intents = intent_figures(scope=scope, start=start, end=end)
     return AnalyticsFigures(
-        report=kpi_figures(query),
+        report=kpi_figures(query, sums=sums),
         retention=retention_cohorts(scope=scope, start=start, end=end, weeks=RETENTION_WEEKS),
-        funnel=conversion_funnel(scope=scope, start=start, end=end, window_days=query.numbers.get("window_days")),
+        funnel=conversion_funnel(
+            scope=scope,
+            start=start,
+            end=end,
+            window_days=query.numbers.get("window_days"),
+            clicked=sums.total.counters["clicks"],
+        ),
         intents=top_intents_of(intents, limit=ANALYTICS_INTENTS),
         economics=community_economics(scope=scope, start=start, end=end, by_intent=intents),
         active=active_members_rolling(scope=scope, end=end),
-        sentiment=sentiment_trend(scope=scope, start=start, end=end, granularity=query.granularity),
+        sentiment=sentiment_trend_of(sums),
     )
 
 

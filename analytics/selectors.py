@@ -328,7 +328,9 @@ _TRUNC = {"week": TruncWeek, "month": TruncMonth}
 
 
 @dataclass
-class _Sums:
+class PeriodSums:
+    """What a span of rollup rows adds up to (one period, or several added with `total`)."""
+
     counters: dict[str, int]
     sentiment_sum: float
     sentiment_count: int
@@ -336,7 +338,7 @@ class _Sums:
     revenue: dict[str, int]
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> "_Sums":
+    def of(cls, row: dict[str, Any]) -> "PeriodSums":
         revenue: dict[str, int] = defaultdict(int)
         for amounts in row["revenues"] or ():
             for currency, amount in (amounts or {}).items():
@@ -350,7 +352,7 @@ class _Sums:
         )
 
     @classmethod
-    def total(cls, parts: Iterable["_Sums"]) -> "_Sums":
+    def total(cls, parts: Iterable["PeriodSums"]) -> "PeriodSums":
         total = cls(dict.fromkeys(COUNTERS, 0), 0.0, 0, [0] * BUCKETS, defaultdict(int))
         for part in parts:
             for name, value in part.counters.items():
@@ -375,11 +377,27 @@ class _Sums:
         return totals
 
 
-def _sums_by_period(
-    scope: KpiScope, start: date, end: date, granularity: str, *, previous_start: date
-) -> tuple[dict[date, _Sums], _Sums]:
-    """The range's rollups summed per day, week or month, and the previous period's (previous_start up to start)
-    summed whole, in one grouped query: a year is 53 rows by week, and one more for the previous period."""
+@dataclass(frozen=True)
+class RollupSums:
+    """A range's daily rollups summed per day, week or month, and the previous period's (as long, just before)
+    summed whole: what the KPI report is shaped from, and on the analytics page the sentiment trend and the funnel's
+    clicks too, read once."""
+
+    start: date
+    end: date
+    granularity: str
+    previous_start: date
+    by_period: dict[date, PeriodSums]
+    previous: PeriodSums
+
+    @property
+    def total(self) -> PeriodSums:
+        return PeriodSums.total(self.by_period.values())
+
+
+def rollup_sums(*, scope: KpiScope, start: date, end: date, granularity: str) -> RollupSums:
+    """One grouped query: a year is 53 rows by week, and one more for the previous period."""
+    previous_start = start - timedelta(days=(end - start).days + 1)
     trunc = _TRUNC.get(granularity)
     # Cast: inside CASE, PostgreSQL's DATE_TRUNC keeps its timestamp type, and Trunc's own conversion to a date
     # does not apply there.
@@ -388,21 +406,31 @@ def _sums_by_period(
     rows = _rollups(scope, previous_start, end).annotate(
         period=Case(When(day__lt=start, then=Value(None)), default=period, output_field=DateField())
     )
-    sums = {row["period"]: _Sums.of(row) for row in rows.order_by().values("period").annotate(**_SUMS)}
-    previous = sums.pop(None, None) or _Sums.total(())
-    return sums, previous
+    sums = {row["period"]: PeriodSums.of(row) for row in rows.order_by().values("period").annotate(**_SUMS)}
+    previous = sums.pop(None, None) or PeriodSums.total(())
+    return RollupSums(
+        start=start, end=end, granularity=granularity, previous_start=previous_start, by_period=sums,
+        previous=previous,
+    )  # fmt: skip
 
 
 def kpi_report(
-    *, scope: KpiScope, start: date, end: date, granularity: str, group_of_bot: Any = None
+    *,
+    scope: KpiScope,
+    start: date,
+    end: date,
+    granularity: str,
+    group_of_bot: Any = None,
+    sums: RollupSums | None = None,
 ) -> dict[str, Any]:
     """`totals` and `previous` (the same figures for the equally long period just before) and `series` (one entry
-    per day, week or month, zeros where nothing happened). `group_of_bot` narrows active members for a bot."""
+    per day, week or month, zeros where nothing happened). `group_of_bot` narrows active members for a bot; `sums`
+    are the range's rollup sums when the caller read them already (`rollup_sums` of the same arguments)."""
     member_group = scope.group_id if scope.group_id is not None else group_of_bot
-    length = (end - start).days + 1
-    previous_start, previous_end = start - timedelta(days=length), start - timedelta(days=1)
+    if sums is None:
+        sums = rollup_sums(scope=scope, start=start, end=end, granularity=granularity)
+    previous_start, previous_end = sums.previous_start, start - timedelta(days=1)
 
-    by_period, previous = _sums_by_period(scope, start, end, granularity, previous_start=previous_start)
     # The range, the previous period and the periods the range's ends cut through are counted live, in one
     # statement; whole periods come from the stored counts.
     cut = _cut_periods(start, end, granularity)
@@ -414,20 +442,20 @@ def kpi_report(
         **dict(zip(cut, cut_active, strict=True)),
     }
 
-    nothing = _Sums.total(())
+    nothing = PeriodSums.total(())
     series = [
-        {"period": period.isoformat(), **by_period.get(period, nothing).figures(active_by_period.get(period, 0))}
+        {"period": period.isoformat(), **sums.by_period.get(period, nothing).figures(active_by_period.get(period, 0))}
         for period in periods_between(start, end, granularity)
     ]
     return {
         "start": start.isoformat(),
         "end": end.isoformat(),
         "granularity": granularity,
-        "totals": _Sums.total(by_period.values()).figures(active),
+        "totals": sums.total.figures(active),
         "previous": {
             "start": previous_start.isoformat(),
             "end": previous_end.isoformat(),
-            **previous.figures(previous_active),
+            **sums.previous.figures(previous_active),
         },
         "series": series,
     }

@@ -7,8 +7,16 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from analytics.insights import community_economics, intent_figures, top_intents, top_intents_of
-from analytics.selectors import KpiScope
+from analytics.insights import (
+    community_economics,
+    conversion_funnel,
+    intent_figures,
+    sentiment_trend,
+    sentiment_trend_of,
+    top_intents,
+    top_intents_of,
+)
+from analytics.selectors import KpiScope, rollup_sums
 from analytics.services import kpi_aggregate_tenant, kpi_day_rebuild
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
@@ -295,6 +303,34 @@ def test_sentiment_and_unhandled_rate_per_period_from_the_rollups_with_gaps_pres
     assert [(p["period"], p["interactions"], p["sentiment_avg"]) for p in weekly["series"]] == [
         ("2026-10-05", 5, 0.0)
     ]  # fmt: skip
+
+
+def test_the_analytics_page_shapes_sentiment_and_funnel_clicks_from_the_kpi_reports_rollup_sums(world):
+    """The page reads the daily rollups once for its KPI report, its sentiment trend and its funnel's clicks: the
+    same figures the sentiment and funnel selectors read on their own, for every scope and granularity."""
+    bot, other_bot = world["bots"]
+    ana, dee = world["members"][bot.pk][0], world["members"][other_bot.pk][0]
+    monday = date(2026, 9, 28)
+    for offset, sentiment in ((0, 0.8), (1, -0.4), (9, 0.5), (33, -1.0)):
+        _interaction(world, bot=bot, member=ana, at=_at(monday + timedelta(days=offset), 9), sentiment=sentiment)
+    tilted = _interaction(world, bot=other_bot, member=dee, at=_at(monday + timedelta(days=2), 9), handled=False)
+    _click(world, interaction=tilted, at=_at(monday + timedelta(days=2), 10))
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    start, end = monday + timedelta(days=1), monday + timedelta(days=40)  # cuts a week and a month at both ends
+
+    for scope in (
+        KpiScope(tenant=world["tenant"]),
+        KpiScope(tenant=world["tenant"], bot_id=bot.pk),
+        KpiScope(tenant=world["tenant"], group_id=other_bot.group_id),
+    ):
+        for granularity in ("day", "week", "month"):
+            sums = rollup_sums(scope=scope, start=start, end=end, granularity=granularity)
+            assert sentiment_trend_of(sums) == sentiment_trend(
+                scope=scope, start=start, end=end, granularity=granularity
+            )
+        shared = conversion_funnel(scope=scope, start=start, end=end, clicked=sums.total.counters["clicks"])
+        assert shared == conversion_funnel(scope=scope, start=start, end=end)
+    assert shared["steps"][0]["reached"] == 1  # the group's one human click
 
 
 # --- Economics ---------------------------------------------------------------------------------------------------
