@@ -3,33 +3,34 @@ sentiment trend and community economics.
 
 Every selector takes a `KpiScope` (tenant, optionally a bot or a group) and inclusive dates in the tenant's time
 zone, and answers in a fixed number of aggregate queries, however much data the tenant has. Figures come from
-what the KPI job keeps (member-years with their active and interaction days, retention cells, daily and intent
-rollups); what no rollup can hold for every range is read from raw rows by index: the funnel from the conversions
-attributed to the range's clicks, and a bot's engaged members by one probe per member. Other member figures for a
-bot are those of the bot's group (a bot has exactly one group).
+what the KPI job keeps (member-years with their active and interaction days, retention cells, daily, intent and
+funnel rollups); what no rollup holds is read from raw rows by index: the funnel for a fixed window from the
+conversions attributed to the range's clicks, and a bot's engaged members by one probe per member. Other member
+figures for a bot are those of the bot's group (a bot has exactly one group).
 
 Money is never added across currencies; ratios of money are in minor units, rounded to two decimals.
 """
 
-import operator
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from functools import reduce
 from typing import Any, TypedDict
 
-from django.db.models import Count, DateField, Exists, F, OuterRef, Q, QuerySet, Subquery, Sum
-from django.db.models.expressions import Combinable
+from django.db.models import Count, DateField, Exists, F, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncMonth, TruncWeek
 
-from analytics.models import AggregationWatermark, IntentRevenue, IntentRollup, RetentionCell
+from analytics.models import AggregationWatermark, FunnelRollup, IntentRevenue, IntentRollup, RetentionCell
 from analytics.periods import period_start, periods_between
 from analytics.selectors import (
+    FUNNEL_STEPS,
     KpiScope,
     RollupSums,
+    _JsonArray,
     _rollups,
     distinct_active_members_by_group,
     distinct_active_members_in_ranges,
+    funnel_conversions,
+    funnel_reached,
     intent_ranking,
     scope_members,
 )
@@ -37,13 +38,8 @@ from analytics.services import day_bounds
 from bots.models import Interaction
 from bots.selectors import bot_list
 from groups.models import Group
-from monetization.models import Conversion, MonetizationSource
+from monetization.models import Conversion
 
-FUNNEL_STEPS: tuple[str, ...] = (
-    Conversion.Outcome.SIGNUP.value,
-    Conversion.Outcome.CHECKOUT.value,
-    Conversion.Outcome.PURCHASE.value,
-)
 UNATTRIBUTED = "unattributed"
 
 
@@ -218,17 +214,49 @@ class Funnel(TypedDict):
     purchase_revenue: dict[str, int]
 
 
-def _within_window(clicked_at: Combinable, *, window_days: int | None, source_windows: dict[int, list[Any]]) -> Q:
-    """A conversion at most the window after its click. With no fixed window, each conversion's source's own: one
-    branch per distinct window the tenant uses, naming its sources (a per-row interval, days x 1 day, is not
-    portable, and a join to the sources misleads PostgreSQL's estimates into a probe per conversion)."""
-    if window_days is not None:
-        return Q(occurred_at__lte=clicked_at + timedelta(days=window_days))
-    branches = [
-        Q(source_id__in=sources, occurred_at__lte=clicked_at + timedelta(days=days))
-        for days, sources in sorted(source_windows.items())
-    ]
-    return reduce(operator.or_, branches, Q(pk__in=[]))  # no source: no conversion either
+# Clicks reaching each step, conversions of each outcome, purchase money per currency.
+_FunnelCounts = tuple[dict[str, int], dict[str, int], dict[str, int]]
+
+
+def _funnel_of_rollups(scope: KpiScope, start: date, end: date) -> _FunnelCounts:
+    """The funnel's counts summed from the funnel rollups of the range's days: one query, where counting them from
+    the conversions read every one attributed to the range's clicks (two scans of 8k conversions for a year of the
+    dashboard bench's big tenant)."""
+    sums = _rollups(scope, start, end, model=FunnelRollup).aggregate(
+        **{f"{step}s_reached": Sum(f"{step}s_reached", default=0) for step in FUNNEL_STEPS},
+        **{f"{step}s": Sum(f"{step}s", default=0) for step in FUNNEL_STEPS},
+        revenues=_JsonArray("purchase_revenue"),
+    )
+    purchase_revenue: dict[str, int] = defaultdict(int)
+    for amounts in sums["revenues"] or ():
+        for currency, amount in amounts.items():
+            purchase_revenue[currency] += amount
+    reached = {step: sums[f"{step}s_reached"] for step in FUNNEL_STEPS}
+    return reached, {step: sums[f"{step}s"] for step in FUNNEL_STEPS}, purchase_revenue
+
+
+def _funnel_of_conversions(scope: KpiScope, start: date, end: date, window_days: int) -> _FunnelCounts:
+    """The same figures counted from the conversions, for a window no rollup keeps: only of clicks made before the
+    last KPI run read through, as the rollups are."""
+    tenant = scope.tenant
+    since, until = _instants(scope, start, end)
+    converted = funnel_conversions(
+        tenant=tenant, since=since, until=until, window_days=window_days, source_windows={}
+    ).filter(human_click_at__lt=Subquery(AggregationWatermark.objects.filter(tenant=tenant).values("read_through")))
+    # The conversion's interaction is its click's (attribution takes both from the click).
+    if scope.bot_id is not None:
+        converted = converted.filter(interaction__bot_id=scope.bot_id)
+    if scope.group_id is not None:
+        converted = converted.filter(interaction__group_id=scope.group_id)
+    reached = converted.aggregate(**funnel_reached())
+    events = converted.values("outcome", "currency").annotate(n=Count("pk"), amount=Sum("amount", default=0)).order_by()
+    per_outcome: dict[str, int] = defaultdict(int)
+    purchase_revenue: dict[str, int] = defaultdict(int)
+    for row in events:
+        per_outcome[row["outcome"]] += row["n"]
+        if row["outcome"] == Conversion.Outcome.PURCHASE:
+            purchase_revenue[row["currency"]] += row["amount"]
+    return reached, per_outcome, purchase_revenue
 
 
 def conversion_funnel(
@@ -239,56 +267,20 @@ def conversion_funnel(
 
     A step is reached by a click with a conversion of that step or a later one (a purchase passed checkout even
     when the shop reports only purchases), so the counts never grow down the funnel; `conversions` counts the
-    reported events of each outcome. Three queries, four without a fixed window (the tenant's source windows).
+    reported events of each outcome. With each source's own window (no `window_days`), two queries over what the
+    KPI job keeps (the funnel rollups of the range's days); with a fixed window, three, the conversions counted.
 
     The clicks are the daily rollups' (the KPI report's clicks: a sum of days, where counting a year's clicks
     read every one of them), so the funnel is as of the tenant's last KPI run, like every figure beside it: it
-    counts conversions only of clicks made before that run read through, and nothing before the first run.
-    `clicked` is that sum when the caller read it already (the KPI report's `clicks` of the same range).
+    counts conversions of clicks made before that run read through, as that run saw them, and nothing before the
+    first run. `clicked` is that sum when the caller read it already (the KPI report's `clicks` of the same range).
     """
-    tenant = scope.tenant
-    since, until = _instants(scope, start, end)
     if clicked is None:
         clicked = _rollups(scope, start, end).aggregate(clicks=Sum("clicks", default=0))["clicks"]
-    source_windows: dict[int, list[Any]] = defaultdict(list)
     if window_days is None:
-        for source_id, days in MonetizationSource.objects.for_tenant(tenant).values_list(
-            "pk", "attribution_window_days"
-        ):
-            source_windows[days].append(source_id)
-
-    # Conversions carry their human click's time (`human_click_at`, copied at attribution): an index range over the
-    # range's converted clicks, without reading every click of the range.
-    converted = (
-        Conversion.objects.for_tenant(tenant)
-        .filter(
-            human_click_at__gte=since,
-            human_click_at__lt=until,
-            attributed_click__isnull=False,  # its click since deleted with its link: not counted, as before
-            outcome__in=FUNNEL_STEPS,
-        )
-        .filter(_within_window(F("human_click_at"), window_days=window_days, source_windows=source_windows))
-        .filter(human_click_at__lt=Subquery(AggregationWatermark.objects.filter(tenant=tenant).values("read_through")))
-    )
-    # The conversion's interaction is its click's (attribution takes both from the click).
-    if scope.bot_id is not None:
-        converted = converted.filter(interaction__bot_id=scope.bot_id)
-    if scope.group_id is not None:
-        converted = converted.filter(interaction__group_id=scope.group_id)
-    # Driven by the conversions (a few per hundred clicks), not by a check per click.
-    counts = converted.aggregate(
-        **{
-            step: Count("attributed_click_id", distinct=True, filter=Q(outcome__in=FUNNEL_STEPS[index:]))
-            for index, step in enumerate(FUNNEL_STEPS)
-        }
-    )
-    events = converted.values("outcome", "currency").annotate(n=Count("pk"), amount=Sum("amount", default=0)).order_by()
-    per_outcome: dict[str, int] = defaultdict(int)
-    purchase_revenue: dict[str, int] = defaultdict(int)
-    for row in events:
-        per_outcome[row["outcome"]] += row["n"]
-        if row["outcome"] == Conversion.Outcome.PURCHASE:
-            purchase_revenue[row["currency"]] += row["amount"]
+        reached, per_outcome, purchase_revenue = _funnel_of_rollups(scope, start, end)
+    else:
+        reached, per_outcome, purchase_revenue = _funnel_of_conversions(scope, start, end, window_days)
 
     steps = [
         FunnelStep(
@@ -299,10 +291,10 @@ def conversion_funnel(
         steps.append(
             FunnelStep(
                 step=step,
-                reached=counts[step],
-                conversions=per_outcome[step],
-                rate=_share(counts[step], steps[-1]["reached"]),
-                rate_from_clicks=_share(counts[step], clicked),
+                reached=reached[step],
+                conversions=per_outcome.get(step, 0),
+                rate=_share(reached[step], steps[-1]["reached"]),
+                rate_from_clicks=_share(reached[step], clicked),
             )
         )
     return Funnel(

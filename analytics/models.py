@@ -92,6 +92,34 @@ class IntentRevenue(TenantOwnedModel):
         indexes = [models.Index(fields=["tenant", "day"])]
 
 
+class FunnelRollup(TenantOwnedModel):
+    """The conversion funnel of the human clicks made on one tenant-local day on the replies of one bot in one group
+    (both null: a link not clicked from a bot's reply): how many of those clicks reached a signup, a checkout and a
+    purchase (a conversion of that step or a later one attributed to the click, within its source's window, whenever
+    it came), the conversions of each of those outcomes, and the purchases' money per currency.
+
+    A click belongs to one day, bot and group, so the funnel of any range is a sum of these rows, where counting it
+    from the conversions read every one attributed to the range's clicks. Rebuilt with the day's other rollups, and
+    again when a conversion arrives for a click of that day or a source's window changes (analytics.services).
+    """
+
+    id = models.BigAutoField(primary_key=True)  # type: ignore[assignment]
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="+", db_index=False)  # (tenant, day)
+    day = models.DateField(help_text="The tenant-local day of the clicks.")
+    bot = models.ForeignKey("bots.Bot", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey("groups.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    signups_reached = models.PositiveIntegerField(default=0)
+    checkouts_reached = models.PositiveIntegerField(default=0)
+    purchases_reached = models.PositiveIntegerField(default=0)
+    signups = models.PositiveIntegerField(default=0)
+    checkouts = models.PositiveIntegerField(default=0)
+    purchases = models.PositiveIntegerField(default=0)
+    purchase_revenue = models.JSONField(default=dict, help_text="Currency -> the purchases' minor units.")
+
+    class Meta:
+        indexes = [models.Index(fields=["tenant", "day"])]
+
+
 class MemberYear(TenantOwnedModel):
     """A member's active days of one tenant-local calendar year, one byte per day of the year (b"1" where the member
     sent a message that day, b"0" elsewhere; day 1 of January is the first byte), and in `interaction_days` (bits)
@@ -181,6 +209,7 @@ KPI_DERIVED_MODELS: tuple[type[TenantOwnedModel], ...] = (
     ActiveMembers,
     IntentRollup,
     IntentRevenue,
+    FunnelRollup,
     MemberFirstDay,
     RetentionCell,
 )
@@ -192,6 +221,9 @@ class AggregationWatermark(models.Model):
     tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, primary_key=True, related_name="+")
     read_through = models.DateTimeField(help_text="Rows created before this were rolled up.")
     time_zone = models.CharField(max_length=64, help_text="The zone the days were cut in; a change rebuilds all.")
+    funnel_windows = models.JSONField(
+        default=dict, help_text="Source id -> the attribution window the funnel rollups used; a change rebuilds them."
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

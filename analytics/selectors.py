@@ -8,22 +8,26 @@ ends cut through. Every figure is exact.
 """
 
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import reduce
 from typing import Any
 
 from django.db import connection
 from django.db.models import (
     Aggregate,
     Case,
+    Count,
     DateField,
     F,
     Field,
     Func,
     IntegerField,
     JSONField,
+    Q,
     QuerySet,
     Sum,
     Value,
@@ -36,6 +40,7 @@ from analytics.models import (
     ActiveMembers,
     AggregationWatermark,
     DailyRollup,
+    FunnelRollup,
     IntentRevenue,
     IntentRollup,
     MemberFirstDay,
@@ -44,6 +49,7 @@ from analytics.models import (
 from analytics.periods import period_end, periods_between
 from groups.models import Member
 from groups.selectors import member_list
+from monetization.models import Conversion, MonetizationSource
 from tenants.models import Tenant
 
 COUNTERS = ("messages", "interactions", "unhandled", "replies", "clicks", "conversions", "purchases")
@@ -59,9 +65,13 @@ class KpiScope:
 
 
 def _rollups(
-    scope: KpiScope, start: date, end: date, *, model: type[DailyRollup | IntentRollup | IntentRevenue] = DailyRollup
+    scope: KpiScope,
+    start: date,
+    end: date,
+    *,
+    model: type[DailyRollup | IntentRollup | IntentRevenue | FunnelRollup] = DailyRollup,
 ) -> QuerySet[Any]:
-    """The scope's rows of a day-keyed rollup table (DailyRollup, IntentRollup, IntentRevenue) for start..end."""
+    """The scope's rows of a day-keyed rollup table (daily, intent, intent revenue, funnel) for start..end."""
     rows = model.objects.for_tenant(scope.tenant).filter(day__gte=start, day__lte=end)
     if scope.bot_id is not None:
         rows = rows.filter(bot_id=scope.bot_id)
@@ -458,6 +468,65 @@ def kpi_report(
             **sums.previous.figures(previous_active),
         },
         "series": series,
+    }
+
+
+# --- The conversion funnel's conversions ------------------------------------------------------------------------
+
+FUNNEL_STEPS: tuple[str, ...] = (
+    Conversion.Outcome.SIGNUP.value,
+    Conversion.Outcome.CHECKOUT.value,
+    Conversion.Outcome.PURCHASE.value,
+)
+
+
+def funnel_source_windows(*, tenant: Tenant) -> dict[int, list[Any]]:
+    """Attribution window in days -> the tenant's sources with that window."""
+    windows: dict[int, list[Any]] = defaultdict(list)
+    for source_id, days in MonetizationSource.objects.for_tenant(tenant).values_list("pk", "attribution_window_days"):
+        windows[days].append(source_id)
+    return windows
+
+
+def _within_window(window_days: int | None, source_windows: dict[int, list[Any]]) -> Q:
+    """A conversion at most the window after its click. With no fixed window, each conversion's source's own: one
+    branch per distinct window the tenant uses, naming its sources (a per-row interval, days x 1 day, is not
+    portable, and a join to the sources misleads PostgreSQL's estimates into a probe per conversion)."""
+    clicked_at = F("human_click_at")
+    if window_days is not None:
+        return Q(occurred_at__lte=clicked_at + timedelta(days=window_days))
+    branches = [
+        Q(source_id__in=sources, occurred_at__lte=clicked_at + timedelta(days=days))
+        for days, sources in sorted(source_windows.items())
+    ]
+    return reduce(operator.or_, branches, Q(pk__in=[]))  # no source: no conversion either
+
+
+def funnel_conversions(
+    *, tenant: Tenant, since: datetime, until: datetime, window_days: int | None, source_windows: dict[int, list[Any]]
+) -> QuerySet[Conversion]:
+    """The conversions the funnel of the human clicks made in [since, until) counts: attributed to such a click, of
+    a funnel step's outcome, within the window (`window_days`, or with None each source's own, `source_windows`).
+
+    Conversions carry their human click's time (`human_click_at`, copied at attribution): an index range over the
+    range's converted clicks, without reading every click of the range. A conversion whose click was since deleted
+    with its link is not counted."""
+    return (
+        Conversion.objects.for_tenant(tenant)
+        .filter(
+            human_click_at__gte=since, human_click_at__lt=until, attributed_click__isnull=False,
+            outcome__in=FUNNEL_STEPS,
+        )
+        .filter(_within_window(window_days, source_windows))
+    )  # fmt: skip
+
+
+def funnel_reached() -> dict[str, Count]:
+    """Step -> the distinct clicks with a conversion of that step or a later one (a purchase passed checkout even
+    when the shop reports only purchases), so the counts never grow down the funnel."""
+    return {
+        step: Count("attributed_click_id", distinct=True, filter=Q(outcome__in=FUNNEL_STEPS[index:]))
+        for index, step in enumerate(FUNNEL_STEPS)
     }
 
 

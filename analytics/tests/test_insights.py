@@ -16,11 +16,13 @@ from analytics.insights import (
     top_intents,
     top_intents_of,
 )
+from analytics.models import DailyRollup
 from analytics.selectors import KpiScope, rollup_sums
 from analytics.services import kpi_aggregate_tenant, kpi_day_rebuild
 from bots.tests.factories import BotFactory, InteractionFactory
 from groups.tests.factories import GroupFactory, MemberFactory, MessageFactory
 from monetization.ledger import revenue_totals
+from monetization.services import source_update
 from monetization.tests.factories import ClickFactory, ConversionFactory, MonetizationSourceFactory
 
 pytestmark = pytest.mark.django_db
@@ -228,6 +230,55 @@ def test_the_funnel_is_as_of_the_last_kpi_run_so_no_conversion_outnumbers_its_cl
     assert reached() == [1, 1, 0, 0]
     kpi_aggregate_tenant(tenant=world["tenant"])
     assert reached() == [2, 2, 0, 0]
+
+
+def test_a_conversion_for_an_earlier_days_click_counts_from_the_next_run(world, api):
+    """The funnel is kept per day of the clicks; a conversion comes days after its click, and the next run rebuilds
+    the funnel of the click's day (only that: the day's other figures did not change)."""
+    bot = world["bots"][0]
+    day = date(2026, 10, 10)
+    interaction = _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(day, 9))
+    click = _click(world, interaction=interaction, at=_at(day, 10))
+    kpi_aggregate_tenant(tenant=world["tenant"], full=True)
+    params = {"start": day.isoformat(), "end": day.isoformat()}
+
+    def funnel():
+        body = api.get(f"{BASE}/funnel/", params).json()
+        return [step["reached"] for step in body["steps"]], body["purchase_revenue"]
+
+    assert funnel() == ([1, 0, 0, 0], {})
+    _conversion(world, click=click, amount=2500, at=_at(day + timedelta(days=12), 9))
+    assert funnel() == ([1, 0, 0, 0], {})  # until the next run, as every figure
+    rolled_up = DailyRollup.objects.filter(tenant=world["tenant"], day=day).values_list("pk", flat=True)
+    before = set(rolled_up)
+
+    kpi_aggregate_tenant(tenant=world["tenant"])
+
+    assert funnel() == ([1, 1, 1, 1], {"USD": 2500})
+    assert set(rolled_up) == before  # the click's day kept its daily rollups: only its funnel was rebuilt
+
+
+def test_a_sources_changed_window_recuts_the_funnel_at_the_next_run(world, api):
+    bot = world["bots"][0]
+    day = date(2026, 10, 10)
+    interaction = _interaction(world, bot=bot, member=world["members"][bot.pk][0], at=_at(day, 9))
+    _conversion(
+        world, click=_click(world, interaction=interaction, at=_at(day, 10)), at=_at(day + timedelta(days=20), 9)
+    )
+    kpi_aggregate_tenant(tenant=world["tenant"], full=True)
+    params = {"start": day.isoformat(), "end": day.isoformat()}
+
+    def purchases_reached():
+        return api.get(f"{BASE}/funnel/", params).json()["steps"][3]["reached"]
+
+    assert purchases_reached() == 1  # 20 days after the click, within the source's 30
+    source_update(source=world["source"], attribution_window_days=14)
+    assert purchases_reached() == 1  # as of the last run
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    assert purchases_reached() == 0
+    source_update(source=world["source"], attribution_window_days=21)
+    kpi_aggregate_tenant(tenant=world["tenant"])
+    assert purchases_reached() == 1
 
 
 # --- Intents -----------------------------------------------------------------------------------------------------
@@ -482,8 +533,8 @@ def test_bad_insight_requests_are_400_naming_the_field(api, endpoint, params, fi
     assert list(response.json()["fields"]) == [field]
 
 
-# Beyond the key lookup and the bot lookup: the selector's aggregates (the funnel also reads the source windows).
-SELECTOR_QUERIES = {"active-members": 1, "retention": 1, "funnel": 4, "intents": 2, "sentiment": 1, "economics": 4}
+# Beyond the key lookup and the bot lookup: the selector's aggregates (the funnel's clicks and its rollups).
+SELECTOR_QUERIES = {"active-members": 1, "retention": 1, "funnel": 2, "intents": 2, "sentiment": 1, "economics": 4}
 
 
 @pytest.mark.parametrize("endpoint", ENDPOINTS)

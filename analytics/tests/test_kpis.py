@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from analytics import services as analytics_services
 from analytics.histogram import histogram_of, histogram_percentile
-from analytics.insights import community_economics
+from analytics.insights import community_economics, conversion_funnel
 from analytics.models import ActiveMembers, AggregationWatermark, DailyRollup, IntentRevenue, IntentRollup, MemberYear
 from analytics.periods import period_start
 from analytics.selectors import KpiScope, distinct_active_members_in_ranges, kpi_report
@@ -497,13 +497,16 @@ def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, 
             handled=kind != "unhandled", reply_status="failed" if kind == "failed" else "sent",
             response_time_ms=None if kind == "failed" else response_ms,
         )  # fmt: skip
+        click = None
         if kind in ("clicked", "bought", "refunded"):
-            ClickFactory(tenant=tenant, interaction=interaction, clicked_at=at + timedelta(minutes=5))
+            click = ClickFactory(tenant=tenant, interaction=interaction, clicked_at=at + timedelta(minutes=5))
         if kind in ("bought", "refunded"):
             amount = -800 if kind == "refunded" else 1200 + index
             outcome = "refund" if kind == "refunded" else "purchase"
+            # A purchase is the click's, some of them after the source's 30 days (the funnel leaves those out).
             ConversionFactory(tenant=tenant, source=source, interaction=interaction, outcome=outcome, amount=amount,
-                              occurred_at=at + timedelta(hours=1))  # fmt: skip
+                              attributed_click=click if kind == "bought" else None,
+                              occurred_at=at + timedelta(hours=1 + 24 * (response_ms % 40)))  # fmt: skip
     kpi_aggregate_tenant(tenant=tenant)
 
     start, end = first_day - timedelta(days=1), first_day + timedelta(days=49)
@@ -520,6 +523,11 @@ def test_rollups_equal_a_direct_computation_from_raw_rows(traffic, granularity, 
         economics = community_economics(scope=scope_of, start=engaged_start, end=engaged_end)
         direct_engaged = _direct_engaged(tenant, start=engaged_start, end=engaged_end, bot=bot, group=group)
         assert economics["totals"]["engaged_members"] == direct_engaged
+    # The funnel's rollups per day of the clicks count what the conversions attributed to them do.
+    for funnel_start, funnel_end in ((start, end), (first_day + timedelta(days=3), first_day + timedelta(days=9))):
+        kept = conversion_funnel(scope=scope_of, start=funnel_start, end=funnel_end)
+        counted = conversion_funnel(scope=scope_of, start=funnel_start, end=funnel_end, window_days=30)
+        assert {**kept, "window_days": 30} == counted
     for entry in report["series"]:
         period = date.fromisoformat(entry["period"])
         period_end = min(end, _period_end(period, granularity))
