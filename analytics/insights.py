@@ -240,9 +240,9 @@ def _funnel_of_conversions(scope: KpiScope, start: date, end: date, window_days:
     last KPI run read through, as the rollups are."""
     tenant = scope.tenant
     since, until = _instants(scope, start, end)
-    converted = funnel_conversions(
-        tenant=tenant, since=since, until=until, window_days=window_days, source_windows={}
-    ).filter(human_click_at__lt=Subquery(AggregationWatermark.objects.filter(tenant=tenant).values("read_through")))
+    converted = funnel_conversions(tenant=tenant, since=since, until=until, window_days=window_days).filter(
+        human_click_at__lt=Subquery(AggregationWatermark.objects.filter(tenant=tenant).values("read_through"))
+    )
     # The conversion's interaction is its click's (attribution takes both from the click).
     if scope.bot_id is not None:
         converted = converted.filter(interaction__bot_id=scope.bot_id)

@@ -480,44 +480,46 @@ FUNNEL_STEPS: tuple[str, ...] = (
 )
 
 
-def funnel_source_windows(*, tenant: Tenant) -> dict[int, list[Any]]:
-    """Attribution window in days -> the tenant's sources with that window."""
-    windows: dict[int, list[Any]] = defaultdict(list)
-    for source_id, days in MonetizationSource.objects.for_tenant(tenant).values_list("pk", "attribution_window_days"):
-        windows[days].append(source_id)
-    return windows
+def attribution_windows(*, tenant: Tenant) -> dict[str, int]:
+    """Source id -> its attribution window in days, for each of the tenant's sources."""
+    sources = MonetizationSource.objects.for_tenant(tenant).values_list("pk", "attribution_window_days")
+    return {str(source_id): days for source_id, days in sources}
 
 
-def _within_window(window_days: int | None, source_windows: dict[int, list[Any]]) -> Q:
+def _within_window(window_days: int | None, windows: dict[str, int]) -> Q:
     """A conversion at most the window after its click. With no fixed window, each conversion's source's own: one
     branch per distinct window the tenant uses, naming its sources (a per-row interval, days x 1 day, is not
     portable, and a join to the sources misleads PostgreSQL's estimates into a probe per conversion)."""
     clicked_at = F("human_click_at")
     if window_days is not None:
         return Q(occurred_at__lte=clicked_at + timedelta(days=window_days))
+    sources_by_window: dict[int, list[str]] = defaultdict(list)
+    for source_id, days in windows.items():
+        sources_by_window[days].append(source_id)
     branches = [
         Q(source_id__in=sources, occurred_at__lte=clicked_at + timedelta(days=days))
-        for days, sources in sorted(source_windows.items())
+        for days, sources in sorted(sources_by_window.items())
     ]
     return reduce(operator.or_, branches, Q(pk__in=[]))  # no source: no conversion either
 
 
 def funnel_conversions(
-    *, tenant: Tenant, since: datetime, until: datetime, window_days: int | None, source_windows: dict[int, list[Any]]
+    *, tenant: Tenant, since: datetime, until: datetime, window_days: int | None = None
 ) -> QuerySet[Conversion]:
     """The conversions the funnel of the human clicks made in [since, until) counts: attributed to such a click, of
-    a funnel step's outcome, within the window (`window_days`, or with None each source's own, `source_windows`).
+    a funnel step's outcome, within the window (`window_days`, or by default each source's own).
 
     Conversions carry their human click's time (`human_click_at`, copied at attribution): an index range over the
     range's converted clicks, without reading every click of the range. A conversion whose click was since deleted
     with its link is not counted."""
+    windows = attribution_windows(tenant=tenant) if window_days is None else {}
     return (
         Conversion.objects.for_tenant(tenant)
         .filter(
             human_click_at__gte=since, human_click_at__lt=until, attributed_click__isnull=False,
             outcome__in=FUNNEL_STEPS,
         )
-        .filter(_within_window(window_days, source_windows))
+        .filter(_within_window(window_days, windows))
     )  # fmt: skip
 
 

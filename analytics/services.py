@@ -41,15 +41,15 @@ from analytics.periods import period_end, period_start, periods_between
 from analytics.selectors import (
     FUNNEL_STEPS,
     active_day_position,
+    attribution_windows,
     distinct_active_members_by_group,
     funnel_conversions,
     funnel_reached,
-    funnel_source_windows,
     year_day_offset,
 )
 from bots.models import Interaction, ReplyPart
 from groups.models import Message
-from monetization.models import Click, Conversion, MonetizationSource
+from monetization.models import Click, Conversion
 from tenants.models import Tenant
 
 logger = logging.getLogger("botyard.analytics")
@@ -195,9 +195,9 @@ def _funnel_rollups_rebuild(*, tenant: Tenant, first: date, last: date) -> int:
     its click). Two grouped queries over those conversions (a few per hundred clicks); returns the rows written."""
     zone = tenant.time_zone
     since, until = day_bounds(day=first, zone=zone)[0], day_bounds(day=last, zone=zone)[1]
-    converted = funnel_conversions(
-        tenant=tenant, since=since, until=until, window_days=None, source_windows=funnel_source_windows(tenant=tenant)
-    ).annotate(local_day=TruncDate("human_click_at", tzinfo=zone))
+    converted = funnel_conversions(tenant=tenant, since=since, until=until).annotate(
+        local_day=TruncDate("human_click_at", tzinfo=zone)
+    )
     # The conversion's interaction is its click's (attribution takes both from the click).
     keys = {"bot_id": F("interaction__bot_id"), "group_id": F("interaction__group_id")}
     per_key = (
@@ -824,12 +824,6 @@ def kpi_funnel_days_touched(*, tenant: Tenant, since: datetime) -> set[date]:
     return _local_days(converted, field_name="human_click_at", zone=tenant.time_zone)
 
 
-def _source_windows(*, tenant: Tenant) -> dict[str, int]:
-    """Source id -> its attribution window in days: what the funnel rollups were cut with."""
-    return {str(pk): days for pk, days in MonetizationSource.objects.filter(tenant=tenant).values_list(
-        "pk", "attribution_window_days")}  # fmt: skip
-
-
 def _funnel_days_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -899,7 +893,7 @@ def kpi_aggregate_tenant(
     else:
         assert watermark is not None
         days = sorted(kpi_days_touched(tenant=tenant, since=watermark.read_through - WATERMARK_OVERLAP))
-    windows = _source_windows(tenant=tenant)
+    windows = attribution_windows(tenant=tenant)
     funnel_days: set[date] = set()
     if not full:
         assert watermark is not None
