@@ -35,7 +35,7 @@ def _freeze_what_loading_made() -> None:
     worker's collector tracks) beyond the garbage collector, which otherwise walks them all on each full collection.
 
     They live as long as the worker anyway. On the analytics page computing a year, a full collection came about
-    once in 30 requests and paused that request for 80-100 ms; with these frozen, 16-28 ms (docs/PERFORMANCE.md).
+    once in 30 requests and paused that request for 78-98 ms; with these frozen, 11-28 ms (docs/PERFORMANCE.md).
     """
     from django.urls import get_resolver
 
