@@ -1,11 +1,11 @@
 """Figures computed once per KPI run and kept in the cache until the next one.
 
 What the overview, the analytics page and the KPI API show for a range is a function of the rollups, which change
-only when the KPI job runs (every few minutes), and of a few raw reads (the funnel's conversions; a bot's engaged
-members) that the page already presents "as of" that run. So a range's figures are computed once per run and served from
-the cache until the run after: the key carries the run (the watermark row's `updated_at`, which every run and
-every rebuild rewrites), so a run never serves figures of the one before it. Before the first run there is
-nothing to keep.
+only when the KPI job runs (every few minutes), and of a few raw reads (the funnel for a fixed window; a bot's
+engaged members) that the page already presents "as of" that run. So a range's figures are computed once per run
+and served from the cache until the run after: the key carries the run (the watermark row's `updated_at`, which
+every run and every rebuild rewrites), so a run never serves figures of the one before it. Before the first run
+there is nothing to keep.
 
 The job itself computes, right after a tenant's run (`figures_refresh_viewed`):
 - the figures of every range someone viewed in the last hour: a dashboard that is being looked at is ready before

@@ -37,7 +37,7 @@ from analytics.selectors import (
 from analytics.services import day_bounds
 from bots.models import Interaction
 from bots.selectors import bot_list
-from groups.models import Group
+from groups.selectors import group_list
 from monetization.models import Conversion
 
 UNATTRIBUTED = "unattributed"
@@ -385,10 +385,10 @@ class IntentFigures:
     money: list[dict[str, Any]]
 
 
-def _group_name_of_row() -> Subquery:
+def _group_name_of_row(scope: KpiScope) -> Subquery:
     """The group's name looked up once per grouped row: joining the groups before grouping carried the name
     through every day's rollup and grouped by it too, half the statement's time for a year (~10k rows)."""
-    return Subquery(Group.objects.filter(pk=OuterRef("group_id")).values("name"))
+    return Subquery(group_list(tenant=scope.tenant).filter(pk=OuterRef("group_id")).order_by().values("name"))
 
 
 def intent_figures(*, scope: KpiScope, start: date, end: date) -> IntentFigures:
@@ -398,14 +398,14 @@ def intent_figures(*, scope: KpiScope, start: date, end: date) -> IntentFigures:
         .values("group_id", "intent")
         .annotate(interactions=Sum("interactions"), unhandled=Sum("unhandled"), sentiment_sum=Sum("sentiment_sum"))
         .filter(interactions__gt=0)
-        .annotate(group_name=_group_name_of_row())
+        .annotate(group_name=_group_name_of_row(scope))
         .order_by()
     )
     money = (
         _rollups(scope, start, end, model=IntentRevenue)
         .values("group_id", "intent", "currency")
         .annotate(purchases=Sum("purchases"), net=Sum("net"))
-        .annotate(group_name=_group_name_of_row())
+        .annotate(group_name=_group_name_of_row(scope))
         .order_by()
     )
     return IntentFigures(activity=list(activity), money=list(money))

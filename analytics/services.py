@@ -717,6 +717,12 @@ def _tenant_lock_key(tenant: Tenant) -> int:
     return int.from_bytes(tenant.pk.bytes[-4:], "big", signed=True)
 
 
+def _tenant_span_lock(cursor: Any, tenant: Tenant) -> None:
+    """Runs of the job may overlap (beat, the nightly pass, a time-zone change, the command): each would delete what
+    the other has not committed yet and both would insert. One span of one tenant at a time, until commit."""
+    cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, _tenant_lock_key(tenant)])
+
+
 @contextmanager
 def _transaction_settings(cursor: Any, **values: str) -> Iterator[None]:
     """PostgreSQL settings for the statements inside, then back to what they were: a caller's transaction that goes
@@ -752,9 +758,7 @@ def _days_rebuild_sql(*, tenant: Tenant, first: date, last: date) -> int:
         "no_buckets": json.dumps([0] * BUCKETS), "bounds": list(BUCKET_BOUNDS_MS),
     }  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
-        # Runs of the job may overlap (beat, the nightly pass, a time-zone change, the command): each would delete
-        # what the other has not committed yet and both would insert. One span of one tenant at a time.
-        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, _tenant_lock_key(tenant)])
+        _tenant_span_lock(cursor, tenant)
         # Rollups are derived and rebuilt from raw rows; WAL order still keeps the watermark behind them.
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         # The planner's row estimates for the grouped CTEs are far too high, which makes PostgreSQL JIT-compile the
@@ -827,8 +831,8 @@ def kpi_funnel_days_touched(*, tenant: Tenant, since: datetime) -> set[date]:
 def _funnel_days_rebuild(*, tenant: Tenant, first: date, last: date) -> None:
     with transaction.atomic():
         if connection.vendor == "postgresql":
-            with connection.cursor() as cursor:  # one span of one tenant at a time, as the whole days' rebuild
-                cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_LOCK_CLASS, _tenant_lock_key(tenant)])
+            with connection.cursor() as cursor:
+                _tenant_span_lock(cursor, tenant)
         _funnel_rollups_rebuild(tenant=tenant, first=first, last=last)
 
 
@@ -897,7 +901,7 @@ def kpi_aggregate_tenant(
     funnel_days: set[date] = set()
     if not full:
         assert watermark is not None
-        if any(windows.get(source, days) != days for source, days in watermark.funnel_windows.items()):
+        if any(windows.get(source, cut_with) != cut_with for source, cut_with in watermark.funnel_windows.items()):
             funnel_days = set(kpi_days_with_data(tenant=tenant))  # a window changed: every day's funnel with it
         else:
             funnel_days = kpi_funnel_days_touched(tenant=tenant, since=watermark.read_through - WATERMARK_OVERLAP)
